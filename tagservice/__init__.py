@@ -1,0 +1,28 @@
+"""tagservice: emergency medical summaries on signed, encrypted QR tags."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import Settings, load_settings, read_secret_key
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory: settings, extensions, blueprints.
+
+    `test_config` may hold `settings` (a Settings object) and any Flask config
+    keys to override; tests use it to point at a temporary instance folder.
+    """
+    test_config = dict(test_config or {})
+    settings: Settings = test_config.pop("settings", None) or load_settings()
+    app = Flask(__name__, instance_path=str(settings.home), instance_relative_config=True)
+    app.config["TAGSERVICE"] = settings
+    app.config["SECRET_KEY"] = test_config.pop("SECRET_KEY", None) or read_secret_key(settings)
+    app.config.update(test_config)
+
+    from . import web
+
+    web.init_app(app)
+    return app

@@ -27,6 +27,12 @@ def _bool(value: str) -> bool:
     raise ConfigError(f"expected true or false, got {value!r}")
 
 
+def _count(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) > 5:
+        raise ConfigError(f"{name} must be a whole number from 0 to 5")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -39,6 +45,7 @@ class Settings:
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
     demo: bool = True
+    proxy_fix: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -85,6 +92,7 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         ratelimit_enabled=_bool(env.get("TAGSERVICE_RATELIMIT_ENABLED", "true")),
         ratelimit_storage_uri=env.get("TAGSERVICE_RATELIMIT_STORAGE_URI", "memory://"),
         demo=mode != "production",
+        proxy_fix=_count("TAGSERVICE_PROXY_FIX", env.get("TAGSERVICE_PROXY_FIX", "0")),
     )
 
 

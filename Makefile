@@ -1,0 +1,37 @@
+# tagservice: `make run` to try it, `make test` to prove it. `make help` lists targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help install run test lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed ## create .venv and install tagservice with its test tools
+
+run: install ## start the service on http://127.0.0.1:8000 with a demo clinician and tag
+	$(BIN)/tagservice init
+	$(BIN)/tagservice demo
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - \
+		--access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(M)sms' wsgi:app
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+
+test: install lint ## lint and run every test (PostgreSQL too when TAGSERVICE_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+bench: install ## run the benchmarks in bench/
+	$(BIN)/python bench/qr_size.py
+
+clean: ## remove the virtualenv and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info

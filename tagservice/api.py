@@ -1,0 +1,101 @@
+"""JSON API under /api/v1/: unlock, tag status, audit check, and its OpenAPI document.
+
+Bearer tokens come from POST /api/v1/session (tagservice.auth). Errors are
+always {"error", "message"} with the HTTP codes the OpenAPI document lists.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, jsonify, request
+
+from . import crypto, openapi, tags, unlock
+from . import summary as summary_model
+from .auth import clinician_required
+from .models import Role
+from .security import csrf, limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _error(status: int, error: str, message: str):
+    return jsonify(error=error, message=message), status
+
+
+def _clinician_key() -> str:
+    clinician = g.get("clinician")
+    return f"clinician:{clinician.id}" if clinician else f"addr:{request.remote_addr}"
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+@bp.post("/unlock")
+@clinician_required
+@limiter.limit("60 per hour", key_func=_clinician_key)
+def api_unlock():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("tag"), str):
+        return _error(400, "bad_request", 'Send JSON {"tag": "...", "reason": "999|ae|other"}.')
+    reason_text = body.get("reason_text") or ""
+    if not isinstance(body.get("reason"), str) or not isinstance(reason_text, str):
+        return _error(400, "bad_reason", "reason (999, ae or other) and reason_text are strings.")
+    try:
+        result = unlock.unlock(
+            body["tag"], g.clinician, body["reason"], reason_text,
+            override=body.get("override") is True, client=request.remote_addr,
+        )
+    except crypto.InvalidTag as e:
+        return _error(400, "invalid_tag", str(e))
+    except unlock.UnlockRefused as refused:
+        return _error(refused.status, refused.error, refused.message)
+    record = tags.get_tag(result.scanned.tag_id)
+    return jsonify(
+        summary=result.summary,
+        critical=summary_model.critical_alerts(result.summary),
+        warnings=list(result.warnings),
+        tag={
+            "id": result.scanned.tag_id,
+            "status": result.scanned.status,
+            "issued": result.summary["meta"]["issued"],
+            "review": result.summary["meta"].get("review"),
+            "registered": record is not None,
+        },
+        audit_id=result.audit_id,
+        break_glass=result.break_glass,
+    )
+
+
+@bp.get("/tags/<tag_id>")
+@clinician_required
+def tag_status(tag_id: str):
+    """Status of a tag by id (the short id printed on the card), no decryption."""
+    try:
+        record = tags.get_tag(tag_id)
+    except ValueError as e:
+        return _error(400, "bad_request", str(e))
+    if record is None:
+        return _error(404, "not_found", "No tag with that id was issued here.")
+    return jsonify(
+        id=record.tag_id, status=record.status,
+        issued=record.issued_at.date().isoformat(),
+        review=record.review_date.isoformat() if record.review_date else None,
+    )
+
+
+@bp.get("/audit/verify")
+@clinician_required
+def audit_verify():
+    from . import audit
+
+    if g.clinician.role != Role.ADMIN:
+        return _error(403, "forbidden", "Only administrators can check the audit trail.")
+    result = audit.verify_chain()
+    return jsonify(ok=result.ok, count=result.count, first_broken_id=result.first_broken_id,
+                   message=result.message)
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

@@ -1,0 +1,171 @@
+"""Scan and unlock: the rules, shared by the pages and the JSON API.
+
+The order is the product's promise: verify the tag (no decryption), check its
+status, check the clinician and the reason, commit the audit event, and only
+then decrypt. If the audit commit fails, nothing is decrypted or shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask import current_app
+
+from . import audit, crypto, keys, tags
+from .audit import AuditWriteError, EventKind
+from .models import Clinician, Role, TagStatus
+
+REASONS = {
+    "999": "999 call / ambulance attendance",
+    "ae": "A&E attendance",
+    "other": "Other (explain)",
+}
+# Roles that treat patients in an emergency: their 999/A&E reasons are routine.
+CLINICAL_ROLES = frozenset({Role.PARAMEDIC, Role.DOCTOR, Role.NURSE})
+MAX_REASON_TEXT = 200
+
+
+class UnlockRefused(Exception):
+    """The unlock cannot go ahead; `status` is the HTTP code, `message` for people."""
+
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+
+class TagRevoked(UnlockRefused):
+    def __init__(self):
+        super().__init__(
+            410, "revoked",
+            "This tag has been cancelled by its owner (lost or replaced card). "
+            "It cannot be opened. Treat the patient as having no summary.",
+        )
+
+
+@dataclass(frozen=True)
+class ScannedTag:
+    data: bytes
+    header: crypto.Header
+    status: str
+
+    @property
+    def tag_id(self) -> str:
+        return self.header.tag_id_hex
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    scanned: ScannedTag
+    summary: dict
+    warnings: tuple[str, ...]
+    audit_id: int
+    break_glass: bool
+
+
+def _keyset() -> crypto.KeySet:
+    return keys.load_keyset(current_app.config["TAGSERVICE"])
+
+
+def scan(text: str, client: str | None, actor: Clinician | None = None) -> ScannedTag:
+    """Verify a scanned tag and look up its status, without decrypting.
+
+    Raises crypto.InvalidTag (audited) or TagRevoked (audited).
+    """
+    try:
+        data = crypto.decode_payload(text.strip())
+        header = crypto.verify_tag(data, _keyset())
+    except crypto.InvalidTag as e:
+        audit.record_event(EventKind.TAG_REJECTED, outcome="failed", actor=actor, client=client,
+                           error=e.__class__.__name__)
+        raise
+    status = tags.tag_status(header.tag_id_hex)
+    scanned = ScannedTag(data, header, status)
+    if status == TagStatus.REVOKED:
+        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=actor,
+                           tag_id=scanned.tag_id, client=client, why="revoked")
+        raise TagRevoked()
+    if status == TagStatus.EXPIRED:
+        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=actor,
+                           tag_id=scanned.tag_id, client=client, why="expired")
+        raise UnlockRefused(410, "expired", "This tag has expired. Ask the owner for a new card.")
+    return scanned
+
+
+def classify_reason(role: str, reason: str, reason_text: str, override: bool) -> bool:
+    """Check the reason; return True when the access is break-glass (flagged for review).
+
+    Paramedics, doctors and nurses give 999 or A&E routinely. "Other" needs
+    words and is flagged. Any other role (an admin) must tick the emergency
+    override and explain; that is flagged too.
+    """
+    if reason not in REASONS:
+        raise UnlockRefused(400, "bad_reason", "Choose why you are opening this summary.")
+    if len(reason_text) > MAX_REASON_TEXT:
+        raise UnlockRefused(400, "bad_reason", f"Keep the reason under {MAX_REASON_TEXT} characters.")
+    routine = role in CLINICAL_ROLES and reason in ("999", "ae")
+    if routine:
+        return False
+    if reason == "other" and not reason_text.strip():
+        raise UnlockRefused(400, "bad_reason", "Say briefly why you are opening this summary.")
+    if role not in CLINICAL_ROLES and not override:
+        raise UnlockRefused(
+            403, "override_required",
+            "Your role does not normally open summaries. Tick 'emergency override' and say why; "
+            "the access will be reviewed.",
+        )
+    if role not in CLINICAL_ROLES and not reason_text.strip():
+        raise UnlockRefused(400, "bad_reason", "Say briefly why you need the emergency override.")
+    return True
+
+
+def unlock(
+    text: str,
+    clinician: Clinician,
+    reason: str,
+    reason_text: str = "",
+    override: bool = False,
+    client: str | None = None,
+    now: datetime | None = None,
+) -> Unlocked:
+    """The whole unlock: scan, check, audit (committed), then decrypt."""
+    now = now or datetime.now(UTC)
+    scanned = scan(text, client, clinician)
+    today: date = now.date()
+    if not clinician.can_unlock(today):
+        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=clinician,
+                           tag_id=scanned.tag_id, client=client, why="registration")
+        raise UnlockRefused(
+            403, "not_permitted",
+            "Your account is suspended or your professional registration has expired, so you "
+            "cannot open summaries. Contact your administrator.",
+        )
+    reason_text = reason_text.strip()
+    break_glass = classify_reason(clinician.role, reason, reason_text, override)
+    try:
+        event = audit.record_event(
+            EventKind.TAG_UNLOCKED, outcome="success", actor=clinician, tag_id=scanned.tag_id,
+            reason="break-glass" if break_glass else reason,
+            reason_text=reason_text or None, client=client, break_glass=break_glass,
+            stated_reason=reason,
+        )
+    except AuditWriteError:
+        raise UnlockRefused(
+            503, "unavailable",
+            "The service cannot record this access right now, so the summary cannot be shown.",
+        ) from None
+    try:
+        opened = crypto.open_tag(scanned.data, _keyset(), now)
+    except crypto.InvalidTag as e:  # signed by us yet unreadable: record that it failed
+        audit.record_event(EventKind.TAG_REJECTED, outcome="error", actor=clinician,
+                           tag_id=scanned.tag_id, client=client, error=e.__class__.__name__,
+                           after_audit_id=event.id)
+        raise
+    warnings = list(opened.warnings)
+    if scanned.status == TagStatus.SUPERSEDED:
+        warnings.insert(0, "This card has been replaced by a newer one: details may be out of "
+                           "date. Ask the patient or carer for the new card.")
+    elif scanned.status == tags.UNKNOWN:
+        warnings.insert(0, "This tag is not in the service's register (it may predate a restore "
+                           "from backup). Its signature is valid; confirm details with the patient.")
+    return Unlocked(scanned, opened.summary, tuple(warnings), event.id, break_glass)

@@ -1,0 +1,121 @@
+"""Scan and unlock pages: the heart of the product. Thin: parse, call unlock.py, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+
+from . import crypto, summary_view, unlock
+from .auth import clinician_required
+from .security import limiter
+
+bp = Blueprint("scan", __name__)
+
+
+def _client() -> str | None:
+    return request.remote_addr
+
+
+def _unlock_limit() -> str:
+    return "60 per hour"
+
+
+def _clinician_key() -> str:
+    clinician = g.get("clinician")
+    return f"clinician:{clinician.id}" if clinician else f"addr:{request.remote_addr}"
+
+
+def _refusal(refused: unlock.UnlockRefused):
+    if isinstance(refused, unlock.TagRevoked):
+        return render_template("errors/revoked.html", message=refused.message), 410
+    if refused.status == 503:
+        return render_template("errors/unavailable.html"), 503
+    return render_template("scan/refused.html", message=refused.message), refused.status
+
+
+def _invalid(error: crypto.InvalidTag):
+    return render_template("errors/invalid_tag.html", reason=str(error)), 400
+
+
+@bp.get("/T/<payload>")
+@bp.get("/t/<payload>")
+def scan(payload: str):
+    """Step 1: verify the tag and its status without decrypting, then ask why."""
+    clinician = g.get("clinician")
+    try:
+        scanned = unlock.scan(payload, _client(), clinician)
+    except crypto.InvalidTag as e:
+        return _invalid(e)
+    except unlock.UnlockRefused as refused:
+        return _refusal(refused)
+    if clinician is None:
+        return redirect(url_for("auth.signin", next=f"/T/{payload}"))
+    return _reason_page(scanned, payload)
+
+
+def _reason_page(scanned: unlock.ScannedTag, payload: str, error: str | None = None,
+                 status: int = 200):
+    return render_template(
+        "scan/reason.html",
+        tag=payload,
+        tag_id=scanned.tag_id,
+        status=scanned.status,
+        reasons=unlock.REASONS,
+        clinical=g.clinician.role in unlock.CLINICAL_ROLES,
+        error=error,
+    ), status
+
+
+@bp.post("/unlock")
+@clinician_required
+@limiter.limit(_unlock_limit, key_func=_clinician_key)
+def unlock_summary():
+    """Step 2: audit first (committed), then decrypt and show the summary."""
+    payload = request.form.get("tag", "")
+    try:
+        result = unlock.unlock(
+            payload,
+            g.clinician,
+            reason=request.form.get("reason", ""),
+            reason_text=request.form.get("reason_text", ""),
+            override=request.form.get("override") == "yes",
+            client=_client(),
+        )
+    except crypto.InvalidTag as e:
+        return _invalid(e)
+    except unlock.UnlockRefused as refused:
+        if refused.status == 400 or refused.error == "override_required":
+            scanned = unlock.scan(payload, _client(), g.clinician)
+            return _reason_page(scanned, payload, refused.message, refused.status)
+        return _refusal(refused)
+    return render_template(
+        "scan/summary.html",
+        view=summary_view.build(result.summary),
+        warnings=result.warnings,
+        tag_id=result.scanned.tag_id,
+        audit_id=result.audit_id,
+        break_glass=result.break_glass,
+    )
+
+
+@bp.get("/desk")
+@clinician_required
+def desk():
+    """A&E desk: a focused field that takes a USB scan gun's keystrokes and Enter."""
+    return render_template("scan/desk.html")
+
+
+@bp.post("/desk")
+@clinician_required
+def desk_scan():
+    text = request.form.get("tag", "").strip()
+    try:
+        scanned = unlock.scan(text, _client(), g.clinician)
+    except crypto.InvalidTag as e:
+        return render_template("scan/desk.html", error=str(e)), 400
+    except unlock.UnlockRefused as refused:
+        return _refusal(refused)
+    return _reason_page(scanned, crypto.encode_payload(scanned.data))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import click
 from flask.cli import FlaskGroup
 
 from .. import create_app
+from ..config import ConfigError
+
+
+class CommandError(click.ClickException):
+    """One line on stderr, exit code 2, no traceback."""
+
+    exit_code = 2
 
 
 def _app_factory():
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as e:
+        raise CommandError(str(e)) from None
 
 
 main = FlaskGroup(
@@ -20,3 +31,8 @@ main = FlaskGroup(
     set_debug_flag=False,
     load_dotenv=False,
 )
+
+from . import keys as _keys  # noqa: E402  (the modules register on `main`)
+from . import tags as _tags  # noqa: E402, F401
+
+main.add_command(_keys.keys_group)

@@ -1,0 +1,168 @@
+"""How big is the QR code? tagservice tags against a SMART Health Card baseline.
+
+For every summary fixture (tests/fixtures/summary-*.json) and every shared
+FHIR IPS example, build in the same run:
+
+* a real tagservice tag (validated, compact-encoded, deflated with the preset
+  dictionary, HPKE-encrypted, Ed25519-signed) and its upper-case URL;
+* a SMART Health Card of the same content as the baseline: the summary
+  exported as a FHIR IPS Bundle, minified as the SHC spec asks, wrapped in a
+  verifiable credential, raw-deflated, signed as a compact JWS with ES256 and
+  encoded as `shc:/` + numeric digits (byte-mode prefix, numeric segment).
+
+Prints a table and a final summary line. Run: .venv/bin/python bench/qr_size.py
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import qrcode
+import qrcode.util
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tagservice import capacity, compact, crypto, fhir, fhir_export, summary  # noqa: E402
+
+BASE_URLS = {"local": "http://127.0.0.1:8000", "prod": "https://tag.example.nhs.uk"}
+NOW = datetime.now(UTC)
+TARGETS = {"summary-typical.json": 10, "summary-heavy.json": 16}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def minify_for_shc(bundle: dict) -> dict:
+    """SHC minification: drop ids, meta, narrative text; short resource:N refs."""
+    refs = {}
+    for n, entry in enumerate(bundle.get("entry", [])):
+        if "fullUrl" in entry:
+            refs[entry["fullUrl"]] = f"resource:{n}"
+            res = entry["resource"]
+            refs[f"{res['resourceType']}/{res.get('id')}"] = f"resource:{n}"
+
+    def walk(node):
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key in ("id", "meta") or (key == "text" and isinstance(value, dict)):
+                    continue
+                if key == "reference" and value in refs:
+                    value = refs[value]
+                out[key] = walk(value)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    entries = [
+        {"fullUrl": f"resource:{n}", "resource": walk(e["resource"])}
+        for n, e in enumerate(bundle.get("entry", []))
+    ]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def smart_health_card(bundle: dict, key: ec.EllipticCurvePrivateKey) -> str:
+    vc = {
+        "iss": "https://tag.example.nhs.uk",
+        "nbf": int(NOW.timestamp()),
+        "vc": {
+            "type": ["https://smarthealth.cards#health-card"],
+            "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": minify_for_shc(bundle)},
+        },
+    }
+    payload = json.dumps(vc, separators=(",", ":")).encode()
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    compressed = deflater.compress(payload) + deflater.flush()
+    header = {"zip": "DEF", "alg": "ES256", "kid": "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"}
+    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(compressed)}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    jws = f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    return "".join(f"{ord(c) - 45:02d}" for c in jws)
+
+
+def shc_version(digits: str, level) -> int | None:
+    qr = qrcode.QRCode(error_correction=level)
+    qr.add_data(qrcode.util.QRData(b"shc:/", mode=qrcode.util.MODE_8BIT_BYTE))
+    qr.add_data(qrcode.util.QRData(digits.encode(), mode=qrcode.util.MODE_NUMBER))
+    try:
+        qr.make(fit=True)
+    except qrcode.exceptions.DataOverflowError:
+        return None
+    return qr.version
+
+
+def inputs() -> list[tuple[str, dict]]:
+    found = []
+    for path in sorted((ROOT / "tests" / "fixtures").glob("summary-*.json")):
+        found.append((path.name, json.loads(path.read_text())))
+    shared = ROOT.parent / "shared" / "fixtures" / "fhir-ips"
+    for path in sorted(shared.glob("*.json")):
+        native, _warnings = fhir.summary_from_ips(json.loads(path.read_text()), NOW.date())
+        found.append((f"IPS {path.stem}", native))
+    return found
+
+
+def main() -> int:
+    keys = crypto.KeySet.from_private(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
+    shc_key = ec.generate_private_key(ec.SECP256R1())
+    header = (
+        f"{'summary':<42} {'cbor':>5} {'defl':>5} {'tag':>5} "
+        f"{'v M':>4} {'v L':>4} {'prodM':>5} {'shc B':>6} {'shcM':>5} {'shcL':>5} {'ratio':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    failures = []
+    for name, raw in inputs():
+        try:
+            data = summary.validate(raw)
+        except summary.SummaryError as e:
+            print(f"{name:<42} invalid summary: {e.errors[0].path}: {e.errors[0].message}")
+            continue
+        tag = crypto.seal(data, keys, NOW)
+        encoded = compact.encode(data)
+        deflated, _, _ = crypto.compress(encoded)
+        local = crypto.tag_url(BASE_URLS["local"], tag)
+        prod = crypto.tag_url(BASE_URLS["prod"], tag)
+        v_m = capacity.qr_version_for(len(local), "m")
+        v_l = capacity.qr_version_for(len(local), "l")
+        v_prod = capacity.qr_version_for(len(prod), "m")
+        digits = smart_health_card(fhir_export.ips_from_summary(data), shc_key)
+        shc_m = shc_version(digits, qrcode.constants.ERROR_CORRECT_M)
+        shc_l = shc_version(digits, qrcode.constants.ERROR_CORRECT_L)
+        modules = lambda v: (17 + 4 * v) ** 2 if v else float("inf")  # noqa: E731
+        ratio = modules(v_m) / modules(shc_m)
+        print(
+            f"{name:<42} {len(encoded):>5} {len(deflated):>5} {len(tag):>5} "
+            f"{v_m:>4} {v_l:>4} {v_prod:>5} {len(digits) // 2:>6} {shc_m or '-':>5} "
+            f"{shc_l or '-':>5} {ratio:>6.2f}"
+        )
+        target = TARGETS.get(name)
+        if target and (v_m is None or v_m > target):
+            failures.append(f"{name}: QR version {v_m} at M, target <= {target}")
+    print()
+    print("cbor: compact encoding bytes; defl: after preset-dictionary deflate; tag: signed,")
+    print("encrypted tag bytes; v M / v L: QR version of the local URL at ECC M / L; prodM:")
+    print("with https://tag.example.nhs.uk; shc B: SMART Health Card JWS bytes; shcM/shcL: its")
+    print("QR version; ratio: QR modules of the tag (M) / modules of the SHC (M), lower is better.")
+    if failures:
+        print("SUMMARY: FAIL " + "; ".join(failures))
+        return 1
+    print("SUMMARY: typical <= v10 and heavy <= v16 at ECC M, signed and encrypted: PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""`tagservice keys list | rotate | retire | export`: the issuer and reader keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .. import keys
+from . import CommandError
+
+keys_group = AppGroup("keys", help="List, rotate, retire and export the tag keys.")
+
+
+def _settings():
+    return current_app.config["TAGSERVICE"]
+
+
+def _audit(kind, **details):
+    from .. import audit
+
+    audit.record_event(kind, outcome="success", actor_type="cli", **details)
+
+
+@keys_group.command("list")
+def list_keys():
+    """Show every key: id, role, status, created; the newest active key of a role issues."""
+    keyring = keys.load_keyring(_settings())
+    issuing = {keyring.newest(role).kid for role in keys.ROLES if keyring.newest(role)}
+    for r in keyring.records:
+        mark = " (issues new tags)" if r.kid in issuing else ""
+        retired = f" retired {r.retired}" if r.retired else ""
+        click.echo(f"{r.kid}  {r.role:<6}  {r.status:<7}  created {r.created}{retired}{mark}")
+
+
+@keys_group.command("rotate")
+@click.option(
+    "--issuer", "roles", flag_value="issuer", multiple=True, help="rotate the signing key"
+)
+@click.option("--reader", "roles", flag_value="reader", multiple=True, help="rotate the reader key")
+def rotate(roles):
+    """Make new keys (both unless --issuer or --reader); old keys keep working until retired."""
+    from ..audit import EventKind
+
+    settings = _settings()
+    kek = keys.load_kek(settings)
+    keyring = keys.load_keyring(settings)
+    for role in roles or tuple(keys.ROLES):
+        keyring, record = keyring.add(role, kek, datetime.now(UTC))
+        keys.save_keyring(settings, keyring)
+        _audit(EventKind.KEY_ROTATED, role=role, kid=record.kid)
+        click.echo(f"new {role} key {record.kid} now issues; older keys still verify")
+
+
+@keys_group.command("retire")
+@click.argument("kid")
+@click.option("--force", is_flag=True, help="retire even the only active key of its role")
+def retire(kid: str, force: bool):
+    """Retire KID: tags it signed or encrypted are refused from now on."""
+    from ..audit import EventKind
+
+    settings = _settings()
+    try:
+        keyring = keys.load_keyring(settings).retire(kid.lower(), datetime.now(UTC), force)
+    except keys.KeyStoreError as e:
+        raise CommandError(str(e)) from None
+    keys.save_keyring(settings, keyring)
+    _audit(EventKind.KEY_RETIRED, kid=kid.lower())
+    click.echo(f"retired {kid.lower()}; tags made with it will be refused")
+
+
+@keys_group.command("export")
+def export():
+    """Print the public trust list (JWKS), as served at /.well-known/jwks.json."""
+    click.echo(json.dumps(keys.load_keyring(_settings()).jwks(), indent=2))

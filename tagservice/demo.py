@@ -1,0 +1,48 @@
+"""The local demo: a demo clinician and a demo tag, so a newcomer can try the flow.
+
+Never runs in production (`TAGSERVICE_ENV=production`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from importlib import resources
+
+from flask import current_app
+
+from . import audit, crypto, keys, tags
+from .audit import EventKind
+
+
+def demo_summary() -> dict:
+    return json.loads(resources.files("tagservice").joinpath("data/demo-summary.json").read_text())
+
+
+def ensure_demo_tag() -> str:
+    """The demo tag URL, issued once per instance and reused while it still verifies."""
+    settings = current_app.config["TAGSERVICE"]
+    if settings.production:
+        raise RuntimeError("no demo tag in production")
+    path = settings.home / "demo-tag.txt"
+    keyset = keys.load_keyset(settings)
+    if path.exists():
+        url = path.read_text().strip()
+        try:
+            header = crypto.verify_tag(url, keyset)
+            if url.startswith(settings.base_url.upper()) and tags.tag_status(
+                header.tag_id_hex, datetime.now(UTC).date()
+            ) in ("active", "superseded"):
+                return url
+        except crypto.InvalidTag:
+            pass
+    now = datetime.now(UTC)
+    tag = crypto.seal(demo_summary(), keyset, now)
+    header = crypto.verify_tag(tag, keyset)
+    tags.register_tag(header.tag_id_hex, header.issuer_kid.hex(), header.reader_kid.hex(), now,
+                      None)
+    audit.record_event(EventKind.TAG_ISSUED, outcome="success", actor_type="system",
+                       tag_id=header.tag_id_hex, demo=True)
+    url = crypto.tag_url(settings.base_url, tag)
+    path.write_text(url + "\n")
+    return url

@@ -28,7 +28,7 @@ class _OneLineCommand(click.Command):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as e:
-            raise CommandError(e.format_message()) from None
+            raise CommandError(" ".join(e.format_message().split())) from None
 
 
 class _Group(AppGroup):

@@ -1,0 +1,259 @@
+"""Clinician sign-in: password + TOTP on one page, shift-long sessions, API tokens.
+
+A paramedic scans a tag, lands here, signs in once and stays signed in on that
+phone for a shift (settings.session_hours). Every session remembers the
+account's `session_epoch`; "sign out everywhere" bumps it, which ends every
+other device's session and revokes API tokens. The JSON API never reads the
+session cookie: it takes only `Authorization: Bearer`, so it needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+import time
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from . import clinicians
+from .audit import EventKind
+from .clinicians import LockedOut, SignInError
+from .db import begin_write, db
+from .models import ApiToken, Clinician
+from .security import csrf, limiter
+
+bp = Blueprint("auth", __name__)
+
+SIGNIN_LIMIT = "10 per minute"
+# Local paths only: no scheme, no "//host", no backslash or control characters
+# (browsers read "/\evil" and "/<tab>/evil" as "//evil").
+_LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return `target` if it is a path on this site, else None (no open redirect)."""
+    if not isinstance(target, str) or len(target) > 2048 or "//" in target:
+        return None
+    return target if _LOCAL_PATH.fullmatch(target) else None
+
+
+def client_label() -> str:
+    """What the audit trail records about where a request came from."""
+    return request.remote_addr or "unknown"
+
+
+def _settings():
+    return current_app.config["TAGSERVICE"]
+
+
+def start_session(clinician: Clinician) -> None:
+    """Rotate the session at sign-in: nothing from before survives, the CSRF token included."""
+    session.clear()
+    session["clinician_id"] = clinician.id
+    session["epoch"] = clinician.session_epoch
+    session["signed_in_at"] = int(time.time())
+    session.permanent = True
+
+
+@bp.before_app_request
+def load_signed_in_clinician() -> None:
+    """Set g.clinician; end a session that is too old, from an old epoch, or suspended."""
+    g.clinician = None
+    clinician_id = session.get("clinician_id")
+    if clinician_id is None or request.endpoint == "static":
+        return
+    clinician = db.session.get(Clinician, clinician_id)
+    age = time.time() - session.get("signed_in_at", 0)
+    if (
+        clinician is None
+        or clinician.status != "active"
+        or session.get("epoch") != clinician.session_epoch
+        or not -60 <= age <= _settings().session_hours * 3600
+    ):
+        session.clear()
+        return
+    g.clinician = clinician
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(clinician: Clinician, *, now: datetime | None = None) -> tuple[str, datetime]:
+    """A random bearer token for one shift; only its SHA-256 is stored."""
+    now = now or clinicians.utcnow()
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=_settings().session_hours)
+    begin_write()
+    db.session.add(
+        ApiToken(
+            clinician_id=clinician.id,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=expires,
+            revoked=False,
+        )
+    )
+    clinicians.audit_account(
+        EventKind.CLINICIAN_TOKEN_CREATED,
+        clinician,
+        actor=clinician,
+        client=client_label(),
+        expires=expires.isoformat(),
+    )
+    return token, expires
+
+
+def bearer_clinician() -> Clinician | None:
+    """The clinician named by a valid `Authorization: Bearer <token>` header, or None.
+
+    The token must be unexpired and unrevoked and its clinician active; whether
+    their registration lets them unlock is the caller's check (`can_unlock`).
+    """
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 128:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+    if row is None or row.revoked or row.expires_at <= clinicians.utcnow():
+        return None
+    clinician = db.session.get(Clinician, row.clinician_id)
+    return clinician if clinician is not None and clinician.status == "active" else None
+
+
+def _api_error(status: int, error: str, message: str, **headers):
+    return jsonify(error=error, message=message), status, headers
+
+
+def clinician_required(view):
+    """Pages: redirect to sign-in and come back. /api/: bearer token only, else 401 JSON."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.path.startswith("/api/"):
+            g.clinician = bearer_clinician()
+            if g.clinician is None:
+                return _api_error(
+                    401,
+                    "unauthorized",
+                    "Sign in with POST /api/v1/session and send Authorization: Bearer <token>.",
+                    **{"WWW-Authenticate": "Bearer"},
+                )
+        elif g.get("clinician") is None:
+            query = request.query_string.decode("latin-1")
+            here = request.path + (f"?{query}" if query else "")
+            return redirect(url_for("auth.signin", next=safe_next(here)))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def default_landing() -> str:
+    return url_for("auth.account")
+
+
+@bp.route("/signin", methods=("GET", "POST"))
+@limiter.limit(SIGNIN_LIMIT, methods=["POST"])
+def signin():
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET" and g.clinician is not None:
+        return redirect(next_url or default_landing())
+    form = {"email": request.form.get("email", "").strip()}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        code = re.sub(r"\s", "", request.form.get("code", ""))
+        if not form["email"]:
+            errors["email"] = "Enter your work email."
+        if not password:
+            errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
+        if not code:
+            errors["code"] = "Enter the 6-digit code from your authenticator app."
+        if not errors:
+            try:
+                clinician = clinicians.authenticate(form["email"], password, code, client_label())
+            except SignInError as e:
+                errors["form"] = e.message
+            else:
+                start_session(clinician)
+                return redirect(next_url or default_landing())
+        status = 401 if "form" in errors else 400
+    return render_template("auth/signin.html", form=form, errors=errors, next_url=next_url), status
+
+
+@bp.post("/signout")
+def signout():
+    if g.clinician is not None:
+        clinicians.audit_account(
+            EventKind.CLINICIAN_SIGNED_OUT, g.clinician, actor=g.clinician, client=client_label()
+        )
+    session.clear()
+    return redirect(url_for("auth.signin"))
+
+
+@bp.post("/signout/everywhere")
+@clinician_required
+def signout_everywhere():
+    """End the sessions on every other device and revoke API tokens; keep this one."""
+    session["epoch"] = clinicians.sign_out_everywhere(g.clinician, client=client_label())
+    flash("You are signed out on every other device.")
+    return redirect(url_for("auth.account"))
+
+
+@bp.get("/account")
+@clinician_required
+def account():
+    clinician = g.clinician
+    today = clinicians.utcnow().date()
+    return render_template(
+        "auth/account.html",
+        clinician=clinician,
+        can_unlock=clinician.can_unlock(today),
+        passkey_count=len(clinician.passkeys),
+    )
+
+
+@bp.post("/api/v1/session")
+@limiter.limit(SIGNIN_LIMIT)
+@csrf.exempt
+def api_session():
+    """Exchange email + password + TOTP for a bearer token that lasts one shift."""
+    data = request.get_json(silent=True) if request.is_json else None
+    fields = ("email", "password", "totp")
+    if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+        return _api_error(400, "bad_request", "Send JSON with email, password and totp strings.")
+    try:
+        clinician = clinicians.authenticate(
+            data["email"], data["password"], data["totp"], client_label()
+        )
+    except LockedOut as e:
+        retry = max(1, int(e.until.timestamp() - time.time()))
+        return _api_error(429, "locked_out", e.message, **{"Retry-After": str(retry)})
+    except SignInError as e:
+        return _api_error(401, "unauthorized", e.message)
+    token, expires = issue_api_token(clinician)
+    return jsonify(token=token, expires=expires.isoformat())
+
+
+def init_app(app: Flask) -> None:
+    from . import passkeys
+
+    app.register_blueprint(bp)
+    app.register_blueprint(passkeys.bp)

@@ -1,0 +1,256 @@
+"""Passkeys (WebAuthn): the stronger, passwordless sign-in path.
+
+A signed-in clinician registers a discoverable credential on their phone; from
+then on "Sign in with a passkey" needs no email, password or code, and with
+gloves on that matters. Each ceremony's challenge is kept server-side in the
+session and used once. The relying party id and origin come from
+settings.base_url, so a look-alike site gets assertions it cannot replay here.
+
+A password lockout does not block a passkey: the lockout stops guessing, and a
+passkey assertion cannot be guessed, so an attacker hammering the password form
+must not keep a paramedic out at the kerbside. Failed assertions are audited
+and rate-limited per address like password attempts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from urllib.parse import urlsplit
+
+import webauthn
+from flask import Blueprint, current_app, g, jsonify, render_template, request, session
+from sqlalchemy import select
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from . import clinicians
+from .audit import EventKind, record_event
+from .auth import (
+    SIGNIN_LIMIT,
+    _api_error,
+    client_label,
+    clinician_required,
+    default_landing,
+    safe_next,
+    start_session,
+)
+from .clinicians import SignInError
+from .db import begin_write, db
+from .models import Clinician, Passkey
+from .security import limiter
+
+bp = Blueprint("passkeys", __name__)
+
+CHALLENGE_SECONDS = 300
+ALGORITHMS = [
+    COSEAlgorithmIdentifier.ECDSA_SHA_256,
+    COSEAlgorithmIdentifier.EDDSA,
+    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
+]
+REG_KEY, AUTH_KEY = "webauthn_register", "webauthn_signin"
+
+
+def relying_party() -> tuple[str, str]:
+    """(rp_id, origin) from the public base URL. Browsers accept localhost, not 127.0.0.1."""
+    parts = urlsplit(current_app.config["TAGSERVICE"].base_url)
+    return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
+
+
+def user_handle(clinician: Clinician) -> bytes:
+    """An opaque, stable handle: no email or name goes into the authenticator's user id."""
+    return hashlib.sha256(f"tagservice/webauthn-user/{clinician.id}".encode()).digest()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _remember_challenge(key: str, challenge: bytes) -> None:
+    session[key] = {"challenge": _b64url(challenge), "at": int(time.time())}
+
+
+def _take_challenge(key: str) -> bytes | None:
+    """The pending challenge, once: a second verify with the same options fails."""
+    pending = session.pop(key, None)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > CHALLENGE_SECONDS:
+        return None
+    return _unb64url(pending["challenge"])
+
+
+def _options_response(options):
+    body = webauthn.options_to_json(options)
+    return current_app.response_class(body, mimetype="application/json")
+
+
+@bp.get("/passkeys/new")
+@clinician_required
+def new():
+    return render_template("auth/passkey_new.html", passkey_count=len(g.clinician.passkeys))
+
+
+@bp.post("/passkeys/register/options")
+@clinician_required
+def register_options():
+    clinician = g.clinician
+    rp_id, _ = relying_party()
+    options = webauthn.generate_registration_options(
+        rp_id=rp_id,
+        rp_name="tagservice",
+        user_name=clinician.email,
+        user_id=user_handle(clinician),
+        user_display_name=clinician.name,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[
+            PublicKeyCredentialDescriptor(id=p.credential_id) for p in clinician.passkeys
+        ],
+        supported_pub_key_algs=ALGORITHMS,
+    )
+    _remember_challenge(REG_KEY, options.challenge)
+    return _options_response(options)
+
+
+@bp.post("/passkeys/register/verify")
+@clinician_required
+def register_verify():
+    clinician = g.clinician
+    challenge = _take_challenge(REG_KEY)
+    credential = request.get_json(silent=True)
+    if challenge is None or not isinstance(credential, dict):
+        return _api_error(400, "bad_request", "Start again: the passkey request has expired.")
+    rp_id, origin = relying_party()
+    try:
+        verified = webauthn.verify_registration_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            require_user_verification=True,
+            supported_pub_key_algs=ALGORITHMS,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError):
+        return _api_error(400, "bad_request", "This passkey could not be verified. Try again.")
+    existing = db.session.scalar(
+        select(Passkey).where(Passkey.credential_id == verified.credential_id)
+    )
+    if existing is not None:
+        return _api_error(409, "conflict", "This passkey is already registered.")
+    transports = credential["response"].get("transports")
+    transports = (
+        [t for t in transports if isinstance(t, str)] if isinstance(transports, list) else []
+    )
+    passkey = Passkey(
+        clinician_id=clinician.id,
+        credential_id=verified.credential_id,
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        transports=",".join(transports)[:200] or None,
+        created_at=clinicians.utcnow(),
+    )
+    begin_write()
+    db.session.add(passkey)
+    db.session.flush()
+    clinicians.audit_account(
+        EventKind.CLINICIAN_PASSKEY_ADDED,
+        clinician,
+        actor=clinician,
+        client=client_label(),
+        passkey_id=passkey.id,
+    )
+    return jsonify(ok=True, next=default_landing())
+
+
+@bp.post("/signin/passkey/options")
+@limiter.limit(SIGNIN_LIMIT)
+def signin_options():
+    rp_id, _ = relying_party()
+    options = webauthn.generate_authentication_options(
+        rp_id=rp_id, user_verification=UserVerificationRequirement.REQUIRED
+    )
+    _remember_challenge(AUTH_KEY, options.challenge)
+    return _options_response(options)
+
+
+def _refuse(why: str, clinician: Clinician | None = None):
+    record_event(
+        EventKind.CLINICIAN_SIGNIN_FAILED,
+        outcome="failed",
+        actor=clinician,
+        actor_type="clinician",
+        client=client_label(),
+        method="passkey",
+        why=why,
+    )
+    return _api_error(401, "unauthorized", "This passkey was not accepted.")
+
+
+@bp.post("/signin/passkey/verify")
+@limiter.limit(SIGNIN_LIMIT)
+def signin_verify():
+    body = request.get_json(silent=True)
+    challenge = _take_challenge(AUTH_KEY)
+    if challenge is None or not isinstance(body, dict):
+        return _api_error(400, "bad_request", "Start again: the passkey request has expired.")
+    credential = body.get("credential")
+    response = credential.get("response") if isinstance(credential, dict) else None
+    try:
+        raw_id = _unb64url(credential["rawId"]) if isinstance(response, dict) else None
+    except (KeyError, TypeError, ValueError):
+        raw_id = None
+    if raw_id is None:
+        return _api_error(400, "bad_request", "That was not a passkey response.")
+    passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == raw_id))
+    if passkey is None:
+        return _refuse("unknown_credential")
+    clinician = passkey.clinician
+    handle = response.get("userHandle")
+    if handle and handle != _b64url(user_handle(clinician)):
+        return _refuse("user_handle_mismatch", clinician)
+    rp_id, origin = relying_party()
+    try:
+        verified = webauthn.verify_authentication_response(
+            credential=credential,
+            expected_challenge=challenge,
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except (WebAuthnException, ValueError, KeyError, TypeError):
+        return _refuse("bad_assertion", clinician)
+    now = clinicians.utcnow()
+    begin_write()
+    passkey = db.session.execute(
+        select(Passkey)
+        .where(Passkey.id == passkey.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if verified.new_sign_count and verified.new_sign_count <= passkey.sign_count:
+        db.session.rollback()  # the same assertion raced in twice
+        return _refuse("sign_count_replay", clinician)
+    passkey.sign_count = verified.new_sign_count
+    passkey.last_used_at = now
+    try:
+        clinician = clinicians.complete_sign_in(
+            clinicians.locked_row(clinician), now, client_label(), "passkey"
+        )
+    except SignInError as e:
+        return _api_error(403, "forbidden", e.message)
+    start_session(clinician)
+    return jsonify(ok=True, next=safe_next(body.get("next")) or default_landing())

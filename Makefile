@@ -21,8 +21,9 @@ install: $(BIN)/.installed ## create .venv and install tagservice with its test 
 run: install ## start the service on http://127.0.0.1:8000 with a demo clinician and tag
 	$(BIN)/tagservice init
 	$(BIN)/tagservice demo
+	@# the access log leaves out the path: a /T/ path carries the (encrypted) tag
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - \
-		--access-logformat '%(h)s "%(m)s %(U)s" %(s)s %(M)sms' wsgi:app
+		--access-logformat '%(h)s %(m)s %(s)s %(B)sB %(M)sms' wsgi:app
 
 lint: install ## ruff
 	$(BIN)/ruff check .

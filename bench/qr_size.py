@@ -87,7 +87,9 @@ def smart_health_card(bundle: dict, key: ec.EllipticCurvePrivateKey) -> str:
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     compressed = deflater.compress(payload) + deflater.flush()
     header = {"zip": "DEF", "alg": "ES256", "kid": "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"}
-    signing_input = f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(compressed)}"
+    signing_input = (
+        f"{b64url(json.dumps(header, separators=(',', ':')).encode())}.{b64url(compressed)}"
+    )
     r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
     jws = f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     return "".join(f"{ord(c) - 45:02d}" for c in jws)

@@ -22,11 +22,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = test_config.pop("SECRET_KEY", None) or read_secret_key(settings)
     app.config.update(test_config)
 
-    from . import api, auth, db, errors, pages, security, views, web
+    from . import admin, api, auth, db, errors, pages, security, views, web
 
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    for blueprint in (web, pages, auth, views, api):
+    for blueprint in (web, pages, auth, views, api, admin):
         blueprint.init_app(app)
     return app

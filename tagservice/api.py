@@ -43,8 +43,12 @@ def api_unlock():
         return _error(400, "bad_reason", "reason (999, ae or other) and reason_text are strings.")
     try:
         result = unlock.unlock(
-            body["tag"], g.clinician, body["reason"], reason_text,
-            override=body.get("override") is True, client=request.remote_addr,
+            body["tag"],
+            g.clinician,
+            body["reason"],
+            reason_text,
+            override=body.get("override") is True,
+            client=request.remote_addr,
         )
     except crypto.InvalidTag as e:
         return _error(400, "invalid_tag", str(e))
@@ -78,7 +82,8 @@ def tag_status(tag_id: str):
     if record is None:
         return _error(404, "not_found", "No tag with that id was issued here.")
     return jsonify(
-        id=record.tag_id, status=record.status,
+        id=record.tag_id,
+        status=record.status,
         issued=record.issued_at.date().isoformat(),
         review=record.review_date.isoformat() if record.review_date else None,
     )
@@ -92,8 +97,12 @@ def audit_verify():
     if g.clinician.role != Role.ADMIN:
         return _error(403, "forbidden", "Only administrators can check the audit trail.")
     result = audit.verify_chain()
-    return jsonify(ok=result.ok, count=result.count, first_broken_id=result.first_broken_id,
-                   message=result.message)
+    return jsonify(
+        ok=result.ok,
+        count=result.count,
+        first_broken_id=result.first_broken_id,
+        message=result.message,
+    )
 
 
 def init_app(app: Flask) -> None:

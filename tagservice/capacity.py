@@ -124,9 +124,8 @@ def check_fits(summary: dict, base_url: str) -> Meter:
             else [
                 summary_model.FieldError(
                     path,
-                    f"The summary is too long for the tag ({meter.tag_bytes} of "
-                    f"{meter.cap_bytes} bytes); removing or shortening this saves up to "
-                    f"{saved} bytes.",
+                    f"The summary is {meter.tag_bytes - meter.cap_bytes} bytes too long for the "
+                    f"tag; removing or shortening this saves up to {saved} bytes.",
                 )
                 for path, saved in meter.shorten
             ]

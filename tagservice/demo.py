@@ -39,10 +39,16 @@ def ensure_demo_tag() -> str:
     now = datetime.now(UTC)
     tag = crypto.seal(demo_summary(), keyset, now)
     header = crypto.verify_tag(tag, keyset)
-    tags.register_tag(header.tag_id_hex, header.issuer_kid.hex(), header.reader_kid.hex(), now,
-                      None)
-    audit.record_event(EventKind.TAG_ISSUED, outcome="success", actor_type="system",
-                       tag_id=header.tag_id_hex, demo=True)
+    tags.register_tag(
+        header.tag_id_hex, header.issuer_kid.hex(), header.reader_kid.hex(), now, None
+    )
+    audit.record_event(
+        EventKind.TAG_ISSUED,
+        outcome="success",
+        actor_type="system",
+        tag_id=header.tag_id_hex,
+        demo=True,
+    )
     url = crypto.tag_url(settings.base_url, tag)
     path.write_text(url + "\n")
     return url

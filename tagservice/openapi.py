@@ -10,11 +10,19 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 
 
 def _error_responses(*codes: int) -> dict:
-    text = {400: "Invalid request or invalid tag", 401: "Not signed in", 403: "Not permitted",
-            404: "Not found", 410: "Tag revoked or expired", 429: "Rate limited",
-            503: "Cannot record the access; nothing shown"}
-    return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}}
-            for c in codes}
+    text = {
+        400: "Invalid request or invalid tag",
+        401: "Not signed in",
+        403: "Not permitted",
+        404: "Not found",
+        410: "Tag revoked or expired",
+        429: "Rate limited",
+        503: "Cannot record the access; nothing shown",
+    }
+    return {
+        str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}}
+        for c in codes
+    }
 
 
 def _json_body(schema: dict) -> dict:
@@ -22,7 +30,9 @@ def _json_body(schema: dict) -> dict:
 
 
 def _ok(description: str, schema: dict) -> dict:
-    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+    return {
+        "200": {"description": description, "content": {"application/json": {"schema": schema}}}
+    }
 
 
 @cache
@@ -35,75 +45,140 @@ def document() -> dict:
     bearer = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "tagservice", "version": "1",
-                 "description": "Emergency summary tags: sign in, unlock (audited), status."},
+        "info": {
+            "title": "tagservice",
+            "version": "1",
+            "description": "Emergency summary tags: sign in, unlock (audited), status.",
+        },
         "servers": [{"url": "/"}],
         "paths": {
-            "/api/v1/session": {"post": {
-                "summary": "Sign in with password and TOTP code; returns a bearer token",
-                "requestBody": _json_body({
-                    "type": "object", "required": ["email", "password", "totp"],
-                    "properties": {"email": {"type": "string"}, "password": {"type": "string"},
-                                   "totp": {"type": "string"}}}),
-                "responses": {**_ok("Signed in", {
-                    "type": "object", "required": ["token", "expires"],
-                    "properties": {"token": {"type": "string"},
-                                   "expires": {"type": "string", "format": "date-time"}}}),
-                    **_error_responses(400, 401, 403, 429)},
-            }},
-            "/api/v1/unlock": {"post": {
-                "summary": "Unlock a tag: the access is audited first, then the summary returned",
-                "security": bearer,
-                "requestBody": _json_body({
-                    "type": "object", "required": ["tag", "reason"],
-                    "properties": {
-                        "tag": {"type": "string", "description": "tag URL or payload"},
-                        "reason": {"type": "string", "enum": ["999", "ae", "other"]},
-                        "reason_text": {"type": "string", "maxLength": 200},
-                        "override": {"type": "boolean"}}}),
-                "responses": {**_ok("The summary", {
-                    "type": "object",
-                    "required": ["summary", "tag", "audit_id", "critical", "warnings"],
-                    "properties": {
-                        "summary": {"$ref": "#/components/schemas/Summary"},
-                        "critical": {"type": "array", "items": {"type": "string"}},
-                        "warnings": {"type": "array", "items": {"type": "string"}},
-                        "tag": {"$ref": "#/components/schemas/TagInfo"},
-                        "audit_id": {"type": "integer"},
-                        "break_glass": {"type": "boolean"}}}),
-                    **_error_responses(400, 401, 403, 410, 429, 503)},
-            }},
-            "/api/v1/tags/{tag_id}": {"get": {
-                "summary": "Status of a tag by its id, without decrypting",
-                "security": bearer,
-                "parameters": [{"name": "tag_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {**_ok("Status", {"$ref": "#/components/schemas/TagInfo"}),
-                              **_error_responses(400, 401, 404)},
-            }},
-            "/api/v1/audit/verify": {"get": {
-                "summary": "Check the audit hash chain (administrators)",
-                "security": bearer,
-                "responses": {**_ok("Result", {
-                    "type": "object", "properties": {
-                        "ok": {"type": "boolean"}, "count": {"type": "integer"},
-                        "first_broken_id": {"type": ["integer", "null"]},
-                        "message": {"type": "string"}}}),
-                    **_error_responses(401, 403)},
-            }},
-            "/healthz": {"get": {"summary": "Liveness",
-                                 "responses": _ok("ok", {"type": "object"})}},
+            "/api/v1/session": {
+                "post": {
+                    "summary": "Sign in with password and TOTP code; returns a bearer token",
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["email", "password", "totp"],
+                            "properties": {
+                                "email": {"type": "string"},
+                                "password": {"type": "string"},
+                                "totp": {"type": "string"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(
+                            "Signed in",
+                            {
+                                "type": "object",
+                                "required": ["token", "expires"],
+                                "properties": {
+                                    "token": {"type": "string"},
+                                    "expires": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        ),
+                        **_error_responses(400, 401, 403, 429),
+                    },
+                }
+            },
+            "/api/v1/unlock": {
+                "post": {
+                    "summary": "Unlock a tag: the access is audited, then the summary returned",
+                    "security": bearer,
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["tag", "reason"],
+                            "properties": {
+                                "tag": {"type": "string", "description": "tag URL or payload"},
+                                "reason": {"type": "string", "enum": ["999", "ae", "other"]},
+                                "reason_text": {"type": "string", "maxLength": 200},
+                                "override": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(
+                            "The summary",
+                            {
+                                "type": "object",
+                                "required": ["summary", "tag", "audit_id", "critical", "warnings"],
+                                "properties": {
+                                    "summary": {"$ref": "#/components/schemas/Summary"},
+                                    "critical": {"type": "array", "items": {"type": "string"}},
+                                    "warnings": {"type": "array", "items": {"type": "string"}},
+                                    "tag": {"$ref": "#/components/schemas/TagInfo"},
+                                    "audit_id": {"type": "integer"},
+                                    "break_glass": {"type": "boolean"},
+                                },
+                            },
+                        ),
+                        **_error_responses(400, 401, 403, 410, 429, 503),
+                    },
+                }
+            },
+            "/api/v1/tags/{tag_id}": {
+                "get": {
+                    "summary": "Status of a tag by its id, without decrypting",
+                    "security": bearer,
+                    "parameters": [
+                        {
+                            "name": "tag_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        **_ok("Status", {"$ref": "#/components/schemas/TagInfo"}),
+                        **_error_responses(400, 401, 404),
+                    },
+                }
+            },
+            "/api/v1/audit/verify": {
+                "get": {
+                    "summary": "Check the audit hash chain (administrators)",
+                    "security": bearer,
+                    "responses": {
+                        **_ok(
+                            "Result",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "ok": {"type": "boolean"},
+                                    "count": {"type": "integer"},
+                                    "first_broken_id": {"type": ["integer", "null"]},
+                                    "message": {"type": "string"},
+                                },
+                            },
+                        ),
+                        **_error_responses(401, 403),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {"summary": "Liveness", "responses": _ok("ok", {"type": "object"})}
+            },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error", "message"],
-                          "properties": {"error": {"type": "string"},
-                                         "message": {"type": "string"}}},
-                "TagInfo": {"type": "object", "properties": {
-                    "id": {"type": "string"}, "status": {"type": "string"},
-                    "issued": {"type": "string"}, "review": {"type": ["string", "null"]},
-                    "registered": {"type": "boolean"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                },
+                "TagInfo": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": {"type": "string"},
+                        "issued": {"type": "string"},
+                        "review": {"type": ["string", "null"]},
+                        "registered": {"type": "boolean"},
+                    },
+                },
                 "Summary": summary_schema,
             },
         },

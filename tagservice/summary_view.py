@@ -16,8 +16,10 @@ BASELINE = {
     "resp-rate": "Respiratory rate", "mobility": "Mobility", "cognition": "Cognition",
     "other": "Other",
 }  # fmt: skip
-SOURCE = {"self-reported": "Entered by the patient or carer (not checked by a clinician)",
-          "clinician-verified": "Checked by a clinician"}
+SOURCE = {
+    "self-reported": "Entered by the patient or carer (not checked by a clinician)",
+    "clinician-verified": "Checked by a clinician",
+}
 
 
 def tel_href(phone: str) -> str:
@@ -46,7 +48,8 @@ def build(summary: dict, today: date | None = None) -> dict:
         "age": age_on(born, today),
         "sex": SEX.get(identity.get("sex", "unknown"), "Not stated"),
         "nhs_number": format_nhs_number(identity["nhs_number"])
-        if identity.get("nhs_number") else None,
+        if identity.get("nhs_number")
+        else None,
         "critical": summary_model.critical_alerts(summary),
         "allergies": summary["allergies"],
         "no_known_allergies": bool(summary.get("no_known_allergies")),
@@ -55,7 +58,8 @@ def build(summary: dict, today: date | None = None) -> dict:
         "baseline": [(BASELINE[b["kind"]], b["value"]) for b in summary["baseline"]],
         "contacts": [dict(c, href=tel_href(c["phone"])) for c in summary["contacts"]],
         "gp": dict(summary["gp"], href=tel_href(summary["gp"]["phone"]))
-        if summary.get("gp", {}).get("phone") else summary.get("gp"),
+        if summary.get("gp", {}).get("phone")
+        else summary.get("gp"),
         "language": summary.get("language"),
         "note": summary.get("note"),
         "issued": meta["issued"],

@@ -37,7 +37,8 @@ class UnlockRefused(Exception):
 class TagRevoked(UnlockRefused):
     def __init__(self):
         super().__init__(
-            410, "revoked",
+            410,
+            "revoked",
             "This tag has been cancelled by its owner (lost or replaced card). "
             "It cannot be opened. Treat the patient as having no summary.",
         )
@@ -76,18 +77,35 @@ def scan(text: str, client: str | None, actor: Clinician | None = None) -> Scann
         data = crypto.decode_payload(text.strip())
         header = crypto.verify_tag(data, _keyset())
     except crypto.InvalidTag as e:
-        audit.record_event(EventKind.TAG_REJECTED, outcome="failed", actor=actor, client=client,
-                           error=e.__class__.__name__)
+        audit.record_event(
+            EventKind.TAG_REJECTED,
+            outcome="failed",
+            actor=actor,
+            client=client,
+            error=e.__class__.__name__,
+        )
         raise
     status = tags.tag_status(header.tag_id_hex)
     scanned = ScannedTag(data, header, status)
     if status == TagStatus.REVOKED:
-        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=actor,
-                           tag_id=scanned.tag_id, client=client, why="revoked")
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=actor,
+            tag_id=scanned.tag_id,
+            client=client,
+            why="revoked",
+        )
         raise TagRevoked()
     if status == TagStatus.EXPIRED:
-        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=actor,
-                           tag_id=scanned.tag_id, client=client, why="expired")
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=actor,
+            tag_id=scanned.tag_id,
+            client=client,
+            why="expired",
+        )
         raise UnlockRefused(410, "expired", "This tag has expired. Ask the owner for a new card.")
     return scanned
 
@@ -102,7 +120,9 @@ def classify_reason(role: str, reason: str, reason_text: str, override: bool) ->
     if reason not in REASONS:
         raise UnlockRefused(400, "bad_reason", "Choose why you are opening this summary.")
     if len(reason_text) > MAX_REASON_TEXT:
-        raise UnlockRefused(400, "bad_reason", f"Keep the reason under {MAX_REASON_TEXT} characters.")
+        raise UnlockRefused(
+            400, "bad_reason", f"Keep the reason under {MAX_REASON_TEXT} characters."
+        )
     routine = role in CLINICAL_ROLES and reason in ("999", "ae")
     if routine:
         return False
@@ -110,7 +130,8 @@ def classify_reason(role: str, reason: str, reason_text: str, override: bool) ->
         raise UnlockRefused(400, "bad_reason", "Say briefly why you are opening this summary.")
     if role not in CLINICAL_ROLES and not override:
         raise UnlockRefused(
-            403, "override_required",
+            403,
+            "override_required",
             "Your role does not normally open summaries. Tick 'emergency override' and say why; "
             "the access will be reviewed.",
         )
@@ -133,10 +154,17 @@ def unlock(
     scanned = scan(text, client, clinician)
     today: date = now.date()
     if not clinician.can_unlock(today):
-        audit.record_event(EventKind.TAG_UNLOCK_DENIED, outcome="denied", actor=clinician,
-                           tag_id=scanned.tag_id, client=client, why="registration")
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=client,
+            why="registration",
+        )
         raise UnlockRefused(
-            403, "not_permitted",
+            403,
+            "not_permitted",
             "Your account is suspended or your professional registration has expired, so you "
             "cannot open summaries. Contact your administrator.",
         )
@@ -144,28 +172,46 @@ def unlock(
     break_glass = classify_reason(clinician.role, reason, reason_text, override)
     try:
         event = audit.record_event(
-            EventKind.TAG_UNLOCKED, outcome="success", actor=clinician, tag_id=scanned.tag_id,
+            EventKind.TAG_UNLOCKED,
+            outcome="success",
+            actor=clinician,
+            tag_id=scanned.tag_id,
             reason="break-glass" if break_glass else reason,
-            reason_text=reason_text or None, client=client, break_glass=break_glass,
+            reason_text=reason_text or None,
+            client=client,
+            break_glass=break_glass,
             stated_reason=reason,
         )
     except AuditWriteError:
         raise UnlockRefused(
-            503, "unavailable",
+            503,
+            "unavailable",
             "The service cannot record this access right now, so the summary cannot be shown.",
         ) from None
     try:
         opened = crypto.open_tag(scanned.data, _keyset(), now)
     except crypto.InvalidTag as e:  # signed by us yet unreadable: record that it failed
-        audit.record_event(EventKind.TAG_REJECTED, outcome="error", actor=clinician,
-                           tag_id=scanned.tag_id, client=client, error=e.__class__.__name__,
-                           after_audit_id=event.id)
+        audit.record_event(
+            EventKind.TAG_REJECTED,
+            outcome="error",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=client,
+            error=e.__class__.__name__,
+            after_audit_id=event.id,
+        )
         raise
     warnings = list(opened.warnings)
     if scanned.status == TagStatus.SUPERSEDED:
-        warnings.insert(0, "This card has been replaced by a newer one: details may be out of "
-                           "date. Ask the patient or carer for the new card.")
+        warnings.insert(
+            0,
+            "This card has been replaced by a newer one: details may be out of "
+            "date. Ask the patient or carer for the new card.",
+        )
     elif scanned.status == tags.UNKNOWN:
-        warnings.insert(0, "This tag is not in the service's register (it may predate a restore "
-                           "from backup). Its signature is valid; confirm details with the patient.")
+        warnings.insert(
+            0,
+            "This tag is not in the service's register (it may predate a restore "
+            "from backup). Its signature is valid; confirm details with the patient.",
+        )
     return Unlocked(scanned, opened.summary, tuple(warnings), event.id, break_glass)

@@ -52,8 +52,9 @@ def scan(payload: str):
     return _reason_page(scanned, payload)
 
 
-def _reason_page(scanned: unlock.ScannedTag, payload: str, error: str | None = None,
-                 status: int = 200):
+def _reason_page(
+    scanned: unlock.ScannedTag, payload: str, error: str | None = None, status: int = 200
+):
     return render_template(
         "scan/reason.html",
         tag=payload,

@@ -8,7 +8,7 @@ import pyotp
 import pytest
 
 from tagservice import clinicians, tags
-from tests.test_scan_unlock import events, path_of, tag_factory, tag_id_of, tag_url  # noqa: F401
+from tests.helpers import events, path_of, tag_id_of
 
 
 @pytest.fixture
@@ -16,7 +16,11 @@ def account(app, tag_factory):
     """A real clinician account (password + TOTP) created as the CLI does."""
     with app.app_context():
         clinician, password, uri = clinicians.add_clinician(
-            "para@example.nhs.uk", "Pat Medic", "paramedic", "HCPC", "PA12345",
+            "para@example.nhs.uk",
+            "Pat Medic",
+            "paramedic",
+            "HCPC",
+            "PA12345",
             "Example Ambulance Service",
         )
     return {"email": "para@example.nhs.uk", "password": password, "totp": pyotp.parse_uri(uri)}
@@ -24,9 +28,14 @@ def account(app, tag_factory):
 
 @pytest.fixture
 def token(client, account):
-    response = client.post("/api/v1/session", json={
-        "email": account["email"], "password": account["password"],
-        "totp": account["totp"].now()})
+    response = client.post(
+        "/api/v1/session",
+        json={
+            "email": account["email"],
+            "password": account["password"],
+            "totp": account["totp"].now(),
+        },
+    )
     assert response.status_code == 200, response.json
     return response.json["token"]
 
@@ -35,10 +44,10 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_api_unlock_returns_summary_tag_info_and_audit_id(client, app, token, tag_url,
-                                                           settings):
-    response = client.post("/api/v1/unlock", headers=bearer(token),
-                           json={"tag": tag_url, "reason": "999"})
+def test_api_unlock_returns_summary_tag_info_and_audit_id(client, app, token, tag_url, settings):
+    response = client.post(
+        "/api/v1/unlock", headers=bearer(token), json={"tag": tag_url, "reason": "999"}
+    )
     assert response.status_code == 200, response.json
     body = response.json
     assert body["summary"]["identity"]["name"] == "Jane Smith"
@@ -56,14 +65,18 @@ def test_api_unlock_without_a_token_is_401_json(client, tag_url):
     assert set(response.json) == {"error", "message"}
 
 
-@pytest.mark.parametrize("body,status,error", [
-    ({"tag": "HTTP://X/T/AAAA", "reason": "999"}, 400, "invalid_tag"),
-    ({"tag": None, "reason": "999"}, 400, "bad_request"),
-    ({"reason": "999"}, 400, "bad_request"),
-    ({"tag": "TAG", "reason": "coffee"}, 400, None),
-])
-def test_api_bad_requests_get_400_with_error_and_message(client, token, tag_url, body, status,
-                                                         error):
+@pytest.mark.parametrize(
+    "body,status,error",
+    [
+        ({"tag": "HTTP://X/T/AAAA", "reason": "999"}, 400, "invalid_tag"),
+        ({"tag": None, "reason": "999"}, 400, "bad_request"),
+        ({"reason": "999"}, 400, "bad_request"),
+        ({"tag": "TAG", "reason": "coffee"}, 400, None),
+    ],
+)
+def test_api_bad_requests_get_400_with_error_and_message(
+    client, token, tag_url, body, status, error
+):
     if body.get("tag") == "TAG":
         body = dict(body, tag=tag_url)
     response = client.post("/api/v1/unlock", headers=bearer(token), json=body)
@@ -76,8 +89,9 @@ def test_api_bad_requests_get_400_with_error_and_message(client, token, tag_url,
 def test_api_revoked_tag_is_410(client, app, token, tag_url, settings):
     with app.app_context():
         tags.revoke_tag(tag_id_of(tag_url, settings), "lost")
-    response = client.post("/api/v1/unlock", headers=bearer(token),
-                           json={"tag": tag_url, "reason": "ae"})
+    response = client.post(
+        "/api/v1/unlock", headers=bearer(token), json={"tag": tag_url, "reason": "ae"}
+    )
     assert response.status_code == 410
     assert response.json["error"] == "revoked"
     assert "summary" not in response.json
@@ -91,8 +105,9 @@ def test_api_expired_registration_is_403(client, app, token, tag_url):
         clinician = db.session.scalar(db.select(Clinician))
         clinician.registration_expires = date.today() - timedelta(days=1)
         db.session.commit()
-    response = client.post("/api/v1/unlock", headers=bearer(token),
-                           json={"tag": tag_url, "reason": "999"})
+    response = client.post(
+        "/api/v1/unlock", headers=bearer(token), json={"tag": tag_url, "reason": "999"}
+    )
     assert response.status_code == 403
     assert response.json["error"] == "not_permitted"
 
@@ -112,8 +127,11 @@ def test_api_audit_verify_is_for_admins_only(client, token):
 def test_openapi_document_lists_every_api_route_with_error_codes(client, app):
     doc = client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.")
-    routes = {r.rule.replace("<", "{").replace(">", "}") for r in app.url_map.iter_rules()
-              if r.rule.startswith("/api/v1/") and "openapi" not in r.rule}
+    routes = {
+        r.rule.replace("<", "{").replace(">", "}")
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/v1/") and "openapi" not in r.rule
+    }
     assert routes <= set(doc["paths"])
     unlock = doc["paths"]["/api/v1/unlock"]["post"]["responses"]
     assert {"200", "400", "401", "403", "410", "429"} <= set(unlock)
@@ -126,6 +144,7 @@ def test_jwks_serves_the_public_trust_list(client, tag_url):
 
 
 def test_scan_path_is_also_reachable_with_whole_url_in_api(client, token, tag_url):
-    response = client.post("/api/v1/unlock", headers=bearer(token),
-                           json={"tag": path_of(tag_url)[3:], "reason": "ae"})
+    response = client.post(
+        "/api/v1/unlock", headers=bearer(token), json={"tag": path_of(tag_url)[3:], "reason": "ae"}
+    )
     assert response.status_code == 200

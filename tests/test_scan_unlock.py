@@ -4,91 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 
-import pyotp
 import pytest
 
-from tagservice import audit, crypto, keys, tags, unlock
-from tagservice.db import db
-from tagservice.models import AuditEvent
-
-FIXTURES = Path(__file__).parent / "fixtures"
-FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def tag_factory(app, settings):
-    """Issue and register tags with this instance's real keys."""
-    keys.init_instance(settings)
-    app.config["ARGON2_PARAMS"] = FAST_ARGON2
-
-    def make(name="summary-typical.json", supersede=None) -> str:
-        with app.app_context():
-            keyset = keys.load_keyset(settings)
-            now = datetime.now(UTC)
-            tag = crypto.seal(fixture(name), keyset, now)
-            header = crypto.verify_tag(tag, keyset)
-            tags.register_tag(header.tag_id_hex, header.issuer_kid.hex(),
-                              header.reader_kid.hex(), now, None, supersede=supersede)
-            return crypto.tag_url(settings.base_url, tag)
-
-    return make
-
-
-@pytest.fixture
-def tag_url(tag_factory):
-    return tag_factory()
-
-
-def tag_id_of(url: str, settings) -> str:
-    return crypto.verify_tag(url, keys.load_keyset(settings)).tag_id_hex
-
-
-def path_of(url: str) -> str:
-    return url[url.index("/T/"):]
-
-
-def csrf_from(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def sign_in(client, app, **overrides):
-    """Put a clinician's session on this client, as /signin does after the checks."""
-    from tagservice.models import Clinician
-
-    fields = dict(email=f"p{time.monotonic_ns()}@example.nhs.uk", name="Pat Medic",
-                  role="paramedic", register="HCPC", registration_number="PA12345",
-                  organisation="Example Ambulance Service", status="active") | overrides
-    with app.app_context():
-        clinician = Clinician(**fields)
-        db.session.add(clinician)
-        db.session.commit()
-        cid, epoch = clinician.id, clinician.session_epoch
-    with client.session_transaction() as s:
-        s.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
-    return cid
-
-
-def unlock_form(client, url, **form):
-    page = client.get(path_of(url))
-    assert page.status_code == 200, page.text
-    data = {"csrf_token": csrf_from(page.text), "tag": path_of(url)[3:], "reason": "999"}
-    return client.post("/unlock", data=data | form)
-
-
-def events(app, kind=None):
-    with app.app_context():
-        rows = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
-        return [e for e in rows if kind is None or e.kind == kind]
-
+from tagservice import audit, crypto, tags, unlock
+from tests.helpers import csrf_from, events, path_of, sign_in, tag_id_of, unlock_form
 
 # ------------------------------------------------------------------ scanning
 
@@ -128,8 +49,9 @@ def test_signed_in_scan_asks_for_a_reason_without_decrypting(client, app, tag_ur
 # ------------------------------------------------------------------ unlocking
 
 
-def test_unlock_shows_critical_alerts_first_and_commits_the_audit_event(client, app, tag_url,
-                                                                        settings):
+def test_unlock_shows_critical_alerts_first_and_commits_the_audit_event(
+    client, app, tag_url, settings
+):
     sign_in(client, app)
     response = unlock_form(client, tag_url, reason="999")
     assert response.status_code == 200
@@ -159,8 +81,10 @@ def test_audit_commit_failure_shows_nothing(client, app, tag_url, monkeypatch):
     monkeypatch.setattr(audit, "record_event", failing)
     opened = []
     monkeypatch.setattr(crypto, "open_tag", lambda *a, **k: opened.append(1))
-    response = client.post("/unlock", data={"csrf_token": csrf_from(page.text),
-                                            "tag": path_of(tag_url)[3:], "reason": "999"})
+    response = client.post(
+        "/unlock",
+        data={"csrf_token": csrf_from(page.text), "tag": path_of(tag_url)[3:], "reason": "999"},
+    )
     assert response.status_code == 503
     assert "Jane" not in response.text and "Penicillin" not in response.text
     assert opened == [], "nothing may be decrypted when the audit write failed"
@@ -179,8 +103,10 @@ def test_revoked_tag_is_refused_on_scan_and_on_unlock(client, app, tag_url, sett
     with app.app_context():
         tags.revoke_tag(tag_id_of(tag_url, settings), "card lost")
     assert client.get(path_of(tag_url)).status_code == 410
-    response = client.post("/unlock", data={"csrf_token": csrf_from(page.text),
-                                            "tag": path_of(tag_url)[3:], "reason": "999"})
+    response = client.post(
+        "/unlock",
+        data={"csrf_token": csrf_from(page.text), "tag": path_of(tag_url)[3:], "reason": "999"},
+    )
     assert response.status_code == 410
     assert "cancelled" in response.text and "Jane" not in response.text
 
@@ -222,8 +148,9 @@ def test_admin_needs_the_emergency_override_and_is_flagged(client, app, tag_url)
     sign_in(client, app, role="admin", register="GMC", registration_number="1234567")
     response = unlock_form(client, tag_url, reason="ae", reason_text="patient collapsed")
     assert response.status_code == 403 and "emergency override" in response.text
-    response = unlock_form(client, tag_url, reason="ae", reason_text="patient collapsed",
-                           override="yes")
+    response = unlock_form(
+        client, tag_url, reason="ae", reason_text="patient collapsed", override="yes"
+    )
     assert response.status_code == 200
     [event] = events(app, "tag.unlocked")
     assert event.reason == "break-glass"
@@ -239,12 +166,13 @@ def test_desk_scanner_input_goes_straight_to_the_reason_step(client, app, tag_ur
     desk = client.get("/desk")
     assert desk.status_code == 200 and "autofocus" in desk.text
     # A USB scan gun types the URL and presses Enter: one form post.
-    response = client.post("/desk", data={"csrf_token": csrf_from(desk.text),
-                                          "tag": tag_url + "\r"})
+    response = client.post(
+        "/desk", data={"csrf_token": csrf_from(desk.text), "tag": tag_url + "\r"}
+    )
     assert response.status_code == 200
     assert "Why are you opening" in response.text
     bad = client.post("/desk", data={"csrf_token": csrf_from(desk.text), "tag": "hello"})
-    assert bad.status_code == 400 and 'autofocus' in bad.text
+    assert bad.status_code == 400 and "autofocus" in bad.text
 
 
 def test_no_patient_data_in_any_log_line_during_a_full_flow(client, app, tag_url, caplog):
@@ -253,6 +181,13 @@ def test_no_patient_data_in_any_log_line_during_a_full_flow(client, app, tag_url
     unlock_form(client, tag_url)
     client.get(path_of(tag_url)[:-4] + "AAAA")
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in ("Jane", "Smith", "Penicillin", "Warfarin", "9434765919", "07700",
-                   path_of(tag_url)[3:]):
+    for secret in (
+        "Jane",
+        "Smith",
+        "Penicillin",
+        "Warfarin",
+        "9434765919",
+        "07700",
+        path_of(tag_url)[3:],
+    ):
         assert secret not in logged

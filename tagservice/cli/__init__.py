@@ -32,7 +32,11 @@ main = FlaskGroup(
     load_dotenv=False,
 )
 
-from . import keys as _keys  # noqa: E402  (the modules register on `main`)
+from . import demo as _demo  # noqa: E402, F401  (these two register commands on `main`)
 from . import tags as _tags  # noqa: E402, F401
+from .audit import audit as _audit_group  # noqa: E402
+from .clinicians import clinician_group as _clinician_group  # noqa: E402
+from .keys import keys_group as _keys_group  # noqa: E402
 
-main.add_command(_keys.keys_group)
+for _group in (_keys_group, _audit_group, _clinician_group):
+    main.add_command(_group)

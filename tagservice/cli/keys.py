@@ -67,9 +67,12 @@ def retire(kid: str, force: bool):
         keyring = keys.load_keyring(settings).retire(kid.lower(), datetime.now(UTC), force)
     except keys.KeyStoreError as e:
         raise CommandError(str(e)) from None
+    from .. import tags
+
     keys.save_keyring(settings, keyring)
-    _audit(EventKind.KEY_RETIRED, kid=kid.lower())
-    click.echo(f"retired {kid.lower()}; tags made with it will be refused")
+    expired = tags.expire_tags_for_key(kid.lower())
+    _audit(EventKind.KEY_RETIRED, kid=kid.lower(), tags_expired=expired)
+    click.echo(f"retired {kid.lower()}; {expired} issued tag(s) made with it will be refused")
 
 
 @keys_group.command("export")

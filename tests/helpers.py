@@ -1,0 +1,70 @@
+"""Helpers shared by the web tests: issue tags, sign in, submit the unlock form."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from tagservice import crypto, keys
+from tagservice.db import db
+from tagservice.models import AuditEvent
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def tag_id_of(url: str, settings) -> str:
+    return crypto.verify_tag(url, keys.load_keyset(settings)).tag_id_hex
+
+
+def path_of(url: str) -> str:
+    return url[url.index("/T/") :]
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, app, **overrides):
+    """Put a clinician's session on this client, as /signin does after the checks."""
+    from tagservice.models import Clinician
+
+    fields = (
+        dict(
+            email=f"p{time.monotonic_ns()}@example.nhs.uk",
+            name="Pat Medic",
+            role="paramedic",
+            register="HCPC",
+            registration_number="PA12345",
+            organisation="Example Ambulance Service",
+            status="active",
+        )
+        | overrides
+    )
+    with app.app_context():
+        clinician = Clinician(**fields)
+        db.session.add(clinician)
+        db.session.commit()
+        cid, epoch = clinician.id, clinician.session_epoch
+    with client.session_transaction() as s:
+        s.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
+    return cid
+
+
+def unlock_form(client, url, **form):
+    page = client.get(path_of(url))
+    assert page.status_code == 200, page.text
+    data = {"csrf_token": csrf_from(page.text), "tag": path_of(url)[3:], "reason": "999"}
+    return client.post("/unlock", data=data | form)
+
+
+def events(app, kind=None):
+    with app.app_context():
+        rows = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
+        return [e for e in rows if kind is None or e.kind == kind]

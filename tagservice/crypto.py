@@ -259,10 +259,7 @@ def _assemble(header: Header, plaintext: bytes, keys: KeySet) -> bytes:
 def compress(encoded: bytes) -> tuple[bytes, int, int]:
     """Issuing step 3: (plaintext, flags, dict_id), deflated only when smaller."""
     dict_id = compact.CURRENT_DICT_ID
-    deflater = zlib.compressobj(
-        9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict=compact.DICTIONARIES[dict_id]
-    )
-    deflated = deflater.compress(encoded) + deflater.flush()
+    deflated = compact.deflate(encoded, dict_id)
     if len(deflated) < len(encoded):
         return deflated, FLAG_DEFLATED, dict_id
     return encoded, 0, 0

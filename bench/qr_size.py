@@ -101,9 +101,14 @@ def shc_version(digits: str, level) -> int | None:
     qr.add_data(qrcode.util.QRData(digits.encode(), mode=qrcode.util.MODE_NUMBER))
     try:
         qr.make(fit=True)
-    except qrcode.exceptions.DataOverflowError:
+    except (qrcode.exceptions.DataOverflowError, ValueError):  # over version 40
         return None
     return qr.version
+
+
+def modules(version: int) -> int:
+    """Modules in a QR symbol of this version (its area, what a camera must resolve)."""
+    return (17 + 4 * version) ** 2
 
 
 def inputs() -> list[tuple[str, dict]]:
@@ -121,7 +126,7 @@ def main() -> int:
     keys = crypto.KeySet.from_private(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
     shc_key = ec.generate_private_key(ec.SECP256R1())
     header = (
-        f"{'summary':<42} {'cbor':>5} {'defl':>5} {'tag':>5} "
+        f"{'summary':<50} {'cbor':>5} {'defl':>5} {'tag':>5} "
         f"{'v M':>4} {'v L':>4} {'prodM':>5} {'shc B':>6} {'shcM':>5} {'shcL':>5} {'ratio':>6}"
     )
     print(header)
@@ -131,7 +136,7 @@ def main() -> int:
         try:
             data = summary.validate(raw)
         except summary.SummaryError as e:
-            print(f"{name:<42} invalid summary: {e.errors[0].path}: {e.errors[0].message}")
+            print(f"{name:<50} invalid summary: {e.errors[0].path}: {e.errors[0].message}")
             continue
         tag = crypto.seal(data, keys, NOW)
         encoded = compact.encode(data)
@@ -144,12 +149,11 @@ def main() -> int:
         digits = smart_health_card(fhir_export.ips_from_summary(data), shc_key)
         shc_m = shc_version(digits, qrcode.constants.ERROR_CORRECT_M)
         shc_l = shc_version(digits, qrcode.constants.ERROR_CORRECT_L)
-        modules = lambda v: (17 + 4 * v) ** 2 if v else float("inf")  # noqa: E731
-        ratio = modules(v_m) / modules(shc_m)
+        ratio = f"{modules(v_m) / modules(shc_m):.2f}" if v_m and shc_m else "n/a"
         print(
-            f"{name:<42} {len(encoded):>5} {len(deflated):>5} {len(tag):>5} "
+            f"{name:<50} {len(encoded):>5} {len(deflated):>5} {len(tag):>5} "
             f"{v_m:>4} {v_l:>4} {v_prod:>5} {len(digits) // 2:>6} {shc_m or '-':>5} "
-            f"{shc_l or '-':>5} {ratio:>6.2f}"
+            f"{shc_l or '-':>5} {ratio:>6}"
         )
         target = TARGETS.get(name)
         if target and (v_m is None or v_m > target):
@@ -158,7 +162,10 @@ def main() -> int:
     print("cbor: compact encoding bytes; defl: after preset-dictionary deflate; tag: signed,")
     print("encrypted tag bytes; v M / v L: QR version of the local URL at ECC M / L; prodM:")
     print("with https://tag.example.nhs.uk; shc B: SMART Health Card JWS bytes; shcM/shcL: its")
-    print("QR version; ratio: QR modules of the tag (M) / modules of the SHC (M), lower is better.")
+    print(
+        "QR version (- = does not fit version 40); ratio: QR modules of the tag (M) / modules\n"
+        "of the SHC (M), lower is better."
+    )
     if failures:
         print("SUMMARY: FAIL " + "; ".join(failures))
         return 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
-from . import crypto, summary_view, unlock
+from . import audit, crypto, summary_view, unlock
+from .audit import AuditWriteError, EventKind
 from .auth import clinician_required
 from .security import limiter
 
@@ -13,10 +14,6 @@ bp = Blueprint("scan", __name__)
 
 def _client() -> str | None:
     return request.remote_addr
-
-
-def _unlock_limit() -> str:
-    return "60 per hour"
 
 
 def _clinician_key() -> str:
@@ -38,15 +35,26 @@ def _invalid(error: crypto.InvalidTag):
 
 @bp.get("/T/<payload>")
 @bp.get("/t/<payload>")
+@limiter.limit("120 per minute")
 def scan(payload: str):
     """Step 1: verify the tag and its status without decrypting, then ask why."""
     clinician = g.get("clinician")
     try:
         scanned = unlock.scan(payload, _client(), clinician)
+        audit.record_event(
+            EventKind.TAG_SCANNED,
+            outcome="success",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=_client(),
+            signed_in=clinician is not None,
+        )
     except crypto.InvalidTag as e:
         return _invalid(e)
     except unlock.UnlockRefused as refused:
         return _refusal(refused)
+    except AuditWriteError:
+        return render_template("errors/unavailable.html"), 503
     if clinician is None:
         return redirect(url_for("auth.signin", next=f"/T/{payload}"))
     return _reason_page(scanned, payload)
@@ -68,7 +76,7 @@ def _reason_page(
 
 @bp.post("/unlock")
 @clinician_required
-@limiter.limit(_unlock_limit, key_func=_clinician_key)
+@limiter.limit("60 per hour", key_func=_clinician_key)
 def unlock_summary():
     """Step 2: audit first (committed), then decrypt and show the summary."""
     payload = request.form.get("tag", "")
@@ -107,6 +115,7 @@ def desk():
 
 @bp.post("/desk")
 @clinician_required
+@limiter.limit("120 per minute", key_func=_clinician_key)
 def desk_scan():
     text = request.form.get("tag", "").strip()
     try:

@@ -191,3 +191,12 @@ def test_no_patient_data_in_any_log_line_during_a_full_flow(client, app, tag_url
         path_of(tag_url)[3:],
     ):
         assert secret not in logged
+
+
+def test_every_scan_is_audited_with_who_scanned_it(client, app, tag_url, settings):
+    client.get(path_of(tag_url))  # signed out: recorded, then sent to sign in
+    clinician_id = sign_in(client, app)
+    client.get(path_of(tag_url))
+    scans = events(app, "tag.scanned")
+    assert [e.actor_id for e in scans] == [None, str(clinician_id)]
+    assert {e.tag_id for e in scans} == {tag_id_of(tag_url, settings)}

@@ -1,9 +1,29 @@
-"""Wallet-card and tag-insert rendering (Pillow), usable without the web app.
+"""Wallet-card and tag-insert rendering (Pillow; PNG and PDF), usable without the web app.
 
-Until the card issue lands this offers the plain QR image that
-`tagservice issue --out x.png` writes.
+`render_card(url, first_name=..., tag_id=..., issued=..., review=..., issuer=...)`
+returns PNG or PDF bytes; `check_card(...)` refuses unprintable words before a
+tag is issued; both raise `CardError` (a ValueError) with a message to act on.
+The bare QR helpers (`make_qr`, `qr_png`, `qr_version`) stay for `--out x.png`
+callers and benchmarks.
 """
 
-from .qr import make_qr, qr_png, qr_version
+from __future__ import annotations
 
-__all__ = ["make_qr", "qr_png", "qr_version"]
+from .errors import CardError
+from .layout import CARD_H, CARD_W, DPI, MIN_MODULE, QUIET
+from .qr import make_qr, qr_png, qr_version
+from .render import check_card, render_card
+
+__all__ = [
+    "CARD_H",
+    "CARD_W",
+    "DPI",
+    "MIN_MODULE",
+    "QUIET",
+    "CardError",
+    "check_card",
+    "make_qr",
+    "qr_png",
+    "qr_version",
+    "render_card",
+]

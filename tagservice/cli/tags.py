@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
@@ -13,6 +14,9 @@ from .. import capacity, crypto, keys
 from .. import summary as summary_model
 from ..config import ConfigError, load_settings
 from . import CommandError, main
+
+LAYOUTS = ("wallet", "keyring")
+OUTPUT_SUFFIXES = (".txt", ".png", ".pdf")
 
 
 def _settings():
@@ -71,20 +75,49 @@ def init_command():
     "out",
     required=True,
     type=click.Path(dir_okay=False),
-    help="tag.txt (the URL) or x.png (the QR code)",
+    help="tag.txt (the URL), card.png (front; the back goes to card-back.png) "
+    "or card.pdf (front and back with crop marks)",
 )
-def issue_command(summary_file: str, out: str):
-    """Issue a tag for SUMMARY_FILE (native JSON or a FHIR IPS Bundle)."""
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="wallet",
+    show_default=True,
+    help="wallet card (85.6 x 54 mm) or key-ring / bracelet insert (QR and MEDICAL ID only)",
+)
+@click.option(
+    "--critical-line",
+    metavar="TEXT",
+    help='print this line on the back, e.g. "Penicillin ANAPHYLAXIS · On warfarin"',
+)
+@click.option(
+    "--critical-auto",
+    is_flag=True,
+    help="print the summary's critical alerts on the back (refused if they do not fit)",
+)
+@click.option("--sheet", is_flag=True, help="PDF only: an A4 sheet of cards to cut out")
+def issue_command(
+    summary_file: str,
+    out: str,
+    layout: str,
+    critical_line: str | None,
+    critical_auto: bool,
+    sheet: bool,
+):
+    """Issue a tag for SUMMARY_FILE (native JSON or a FHIR IPS Bundle).
+
+    No critical line is printed unless --critical-line or --critical-auto asks.
+    """
     from .. import audit, tags
     from ..audit import EventKind
 
     settings = _settings()
-    if Path(out).suffix.lower() not in (".txt", ".png"):
-        raise CommandError(f"--out must end in .txt or .png, not {Path(out).name}")
+    _check_output_options(Path(out), layout, critical_line, critical_auto, sheet)
     now = datetime.now(UTC)
     summary, warnings = load_summary_file(summary_file, now.date())
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
+    card = _card_words(Path(out), layout, critical_line, critical_auto, sheet, summary, settings)
     try:
         capacity.check_fits(summary, settings.base_url)
         tag = crypto.seal(summary, keys.load_keyset(settings), now)
@@ -105,19 +138,77 @@ def issue_command(summary_file: str, out: str):
     audit.record_event(
         EventKind.TAG_ISSUED, outcome="success", actor_type="cli", tag_id=header.tag_id_hex
     )
-    _write_output(Path(out), url)
-    click.echo(f"issued tag {header.tag_id_hex} -> {out}")
+    written = _write_output(Path(out), url, card, header.tag_id_hex, now.date(), review)
+    click.echo(f"issued tag {header.tag_id_hex} -> {', '.join(map(str, written))}")
     click.echo(capacity.measure(summary, settings.base_url).describe())
 
 
-def _write_output(path: Path, url: str) -> None:
-    from cards import qr_png
+def _check_output_options(path: Path, layout, critical_line, critical_auto, sheet) -> None:
+    """Refuse option mistakes before anything is sealed, registered or audited."""
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise CommandError(f"--out must end in .txt, .png or .pdf, not {path.name}")
+    if critical_line is not None and critical_auto:
+        raise CommandError("give --critical-line TEXT or --critical-auto, not both")
+    if suffix == ".txt" and (layout != "wallet" or critical_line or critical_auto or sheet):
+        raise CommandError("--layout, --critical-* and --sheet need --out card.png or card.pdf")
+    if sheet and suffix != ".pdf":
+        raise CommandError("--sheet makes an A4 PDF: use --out card.pdf")
+    if layout == "keyring" and (critical_line is not None or critical_auto):
+        raise CommandError("a key-ring insert prints no critical line: use --layout wallet")
+
+
+def _card_words(path: Path, layout, critical_line, critical_auto, sheet, summary, settings):
+    """What the card will say; refused now (CardError) rather than after issuing."""
+    import cards
+
+    words = {
+        "first_name": (summary["identity"]["name"].split() or ["?"])[0],
+        "issuer": urlsplit(settings.base_url).hostname or settings.base_url,
+        "critical_line": critical_line,
+        "layout": layout,
+    }
+    if critical_auto:
+        alerts = summary_model.critical_alerts(summary)
+        if not alerts:
+            click.echo(
+                "note: the summary has no critical alerts; no critical line printed", err=True
+            )
+        words["critical_line"] = " · ".join(alerts) or None
+    if path.suffix.lower() != ".txt":
+        try:
+            cards.check_card(**words)
+        except cards.CardError as e:
+            raise CommandError(str(e)) from None
+    return dict(words, sheet=sheet)
+
+
+def _write_output(path: Path, url: str, card: dict, tag_id: str, issued, review) -> list[Path]:
+    """Write the tag URL, card PNG (front, plus -back.png for a wallet) or card PDF.
+
+    A wallet PNG writes both sides at once: issuing again would make a new tag
+    with another id, so a back made later would not match this front.
+    """
+    import cards
 
     suffix = path.suffix.lower()
     if suffix == ".txt":
         path.write_text(url + "\n")
-    else:
-        path.write_bytes(qr_png(url))
+        return [path]
+    review_date = datetime.fromisoformat(review).date() if review else None
+    common = dict(card, tag_id=tag_id, issued=issued, review=review_date, fmt=suffix[1:])
+    written = {path: {}}
+    if suffix == ".png" and card["layout"] == "wallet":
+        written[path.with_name(f"{path.stem}-back{path.suffix}")] = {"side": "back"}
+    try:
+        images = {
+            target: cards.render_card(url, **common, **extra) for target, extra in written.items()
+        }
+    except cards.CardError as e:
+        raise CommandError(str(e)) from None
+    for target, data in images.items():
+        target.write_bytes(data)
+    return list(images)
 
 
 @main.command("decode")

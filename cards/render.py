@@ -1,0 +1,156 @@
+"""The public entry point: a tag URL and a few words in, PNG or PDF bytes out.
+
+PNG is one face at exactly 600 dpi (wallet: 2022 x 1276 px, ID-1/CR80), for
+screens and previews: `side="front"` (default) or `side="back"`. PDF holds
+every face for printing: wallet front then back, each on its own page with
+crop marks, or with `sheet=True` an A4 sheet of fold-over cards (key-ring:
+one insert per page, or an A4 sheet of inserts).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+from . import layout as card_layout
+from . import pdf
+from .errors import CardError
+
+LAYOUTS = ("wallet", "keyring")
+FORMATS = ("png", "pdf")
+SIDES = ("front", "back")
+BLEED_PX = round(2 * card_layout.MM)  # 2 mm of repeated edge in the PDF
+TAG_ID_CHARS = 32
+PLACEHOLDER_URL = "HTTP://X/T/A"
+
+
+def render_card(
+    url: str,
+    *,
+    first_name: str,
+    tag_id: str,
+    issued: date,
+    review: date | None,
+    issuer: str,
+    critical_line: str | None = None,
+    layout: str = "wallet",
+    fmt: str = "png",
+    sheet: bool = False,
+    side: str = "front",
+) -> bytes:
+    """Render a wallet card or key-ring insert for the tag `url`.
+
+    The critical line is printed only if given (opt-in) and is never cut: a
+    line that does not fit raises CardError. Key-ring inserts print the QR and
+    "MEDICAL ID" only (the other fields are accepted and not printed). Every
+    problem raises CardError (a ValueError) whose message says what to change.
+    """
+    _check_choice("layout", layout, LAYOUTS)
+    _check_choice("fmt", fmt, FORMATS)
+    _check_choice("side", side, SIDES)
+    if sheet and fmt != "pdf":
+        raise CardError("an A4 sheet is a PDF: use fmt='pdf' with sheet=True")
+    if fmt == "pdf" and side != "front":
+        raise CardError("a PDF holds every side; side= applies to PNG only")
+    if layout == "keyring" and side == "back":
+        raise CardError("a key-ring insert has one side only")
+    if not isinstance(url, str):
+        raise CardError("url must be the tag URL as a string")
+    card = card_text(
+        first_name=first_name,
+        tag_id=tag_id,
+        issued=issued,
+        review=review,
+        issuer=issuer,
+        critical_line=critical_line,
+    )
+    if layout == "keyring":
+        faces = [card_layout.keyring(url)]
+    elif fmt == "png":
+        faces = [card_layout.front(url, card) if side == "front" else card_layout.back(card)]
+    else:
+        faces = [card_layout.front(url, card), card_layout.back(card)]
+    if fmt == "png":
+        return pdf.png_bytes(faces[0])
+    bled = [card_layout.with_bleed(face, BLEED_PX) for face in faces]
+    title = "Medical emergency card" if len(faces) == 2 else "Medical ID insert"
+    if not sheet:
+        return pdf.cards(bled, BLEED_PX, title)
+    if len(bled) == 2:
+        return pdf.fold_sheet(*bled, BLEED_PX, title)
+    return pdf.grid_sheet(bled[0], BLEED_PX, title)
+
+
+def card_text(
+    *,
+    first_name: str,
+    tag_id: str,
+    issued: date,
+    review: date | None,
+    issuer: str,
+    critical_line: str | None = None,
+) -> card_layout.CardText:
+    """Check the words for the card (types, single lines, no control characters)."""
+    if not isinstance(issued, date) or not (review is None or isinstance(review, date)):
+        raise CardError("issued must be a date and review a date or None")
+    if review is not None and review < issued:
+        raise CardError("the review date is before the issue date")
+    tag_id = _line("tag_id", tag_id)
+    if len(tag_id) > TAG_ID_CHARS or not tag_id.replace("-", "").replace(" ", "").isalnum():
+        raise CardError(f"tag_id must be up to {TAG_ID_CHARS} letters or digits")
+    if critical_line is not None:
+        critical_line = _line("critical_line", critical_line)
+    return card_layout.CardText(
+        first_name=_line("first_name", first_name),
+        tag_id=tag_id,
+        issued=issued,
+        review=review,
+        issuer=_line("issuer", issuer),
+        critical_line=critical_line,
+    )
+
+
+def check_card(
+    *,
+    first_name: str,
+    issuer: str,
+    critical_line: str | None = None,
+    layout: str = "wallet",
+) -> None:
+    """Raise CardError now if these words cannot be printed (before a tag is issued).
+
+    The text column does not depend on the QR size, so a placeholder URL and
+    today's date give the same answer as the real card will. A key-ring insert
+    prints no words, so it always passes.
+    """
+    _check_choice("layout", layout, LAYOUTS)
+    if layout == "keyring":
+        return
+    today = date.today()
+    card = card_text(
+        first_name=first_name,
+        tag_id="0" * 16,
+        issued=today,
+        review=today,
+        issuer=issuer,
+        critical_line=critical_line,
+    )
+    card_layout.front(PLACEHOLDER_URL, card)
+    card_layout.back(card)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise CardError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _line(name: str, value: str) -> str:
+    """One printable line: stripped, not empty, no newlines or control characters."""
+    if not isinstance(value, str):
+        raise CardError(f"{name} must be a string")
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise CardError(f"{name} is empty")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value):
+        raise CardError(f"{name} must be one line without control characters")
+    return value

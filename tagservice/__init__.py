@@ -19,6 +19,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     settings: Settings = test_config.pop("settings", None) or load_settings()
     app = Flask(__name__, instance_path=str(settings.home), instance_relative_config=True)
     app.config["TAGSERVICE"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024  # a FHIR upload; nothing else is big
     app.config["SECRET_KEY"] = test_config.pop("SECRET_KEY", None) or read_secret_key(settings)
     app.config.update(test_config)
 
@@ -35,6 +36,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import views
     from . import api
     from . import admin
+    from . import portal
+    from . import metrics
 
     # isort: on
     web.init_app(app)
@@ -43,4 +46,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     views.init_app(app)
     api.init_app(app)
     admin.init_app(app)
+    portal.init_app(app)
+    metrics.init_app(app)
     return app

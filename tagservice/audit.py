@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.util import identity_key
 
 from .db import begin_write, db, in_write_transaction, utcnow
 from .models import (
@@ -34,6 +35,7 @@ from .models import (
     AuditHead,
     Clinician,
     Outcome,
+    Patient,
 )
 
 
@@ -62,6 +64,12 @@ class EventKind(StrEnum):
     CLINICIAN_PASSKEY_REMOVED = "clinician.passkey_removed"
     CLINICIAN_TOKEN_CREATED = "clinician.token_created"  # noqa: S105 (an event name)
     CLINICIAN_TOKEN_REVOKED = "clinician.token_revoked"  # noqa: S105 (an event name)
+    PATIENT_SIGNED_UP = "patient.signed_up"
+    PATIENT_SIGNED_IN = "patient.signed_in"
+    PATIENT_SIGNIN_FAILED = "patient.signin_failed"
+    PATIENT_LOCKED_OUT = "patient.locked_out"
+    PATIENT_TOTP_CHANGED = "patient.totp_changed"
+    PATIENT_SIGNED_OUT_EVERYWHERE = "patient.signed_out_everywhere"
     KEY_CREATED = "key.created"
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"
@@ -129,7 +137,7 @@ def record_event(
     kind: EventKind | str,
     *,
     outcome: Outcome | str,
-    actor: Clinician | None = None,
+    actor: Clinician | Patient | None = None,
     actor_type: ActorType | str | None = None,
     tag_id: str | None = None,
     reason: str | None = None,
@@ -156,40 +164,36 @@ def record_event(
     session = db.session
     if not commit and not in_write_transaction(session):
         raise RuntimeError("record_event(commit=False) needs db.begin_write() first")
+    values = {
+        "kind": kind.value,
+        "actor_type": actor_type.value,
+        "actor_id": None if actor is None else str(actor.id),
+        # a Patient actor has no registration, role or organisation
+        "registration": getattr(actor, "registration", None),
+        "role": getattr(actor, "role", None),
+        "organisation": getattr(actor, "organisation", None),
+        "tag_id": tag_id,
+        "reason": reason,
+        "reason_text": _clip(reason_text, 500),
+        "outcome": outcome.value,
+        "client": _clip(client, 64),
+        "details": details_json,
+    }
     try:
         begin_write(session)
-        event = AuditEvent(
-            kind=kind.value,
-            outcome=outcome.value,
-            actor_type=actor_type.value,
-            actor_id=None if actor is None else str(actor.id),
-            registration=None if actor is None else actor.registration,
-            role=None if actor is None else actor.role,
-            organisation=None if actor is None else actor.organisation,
-            tag_id=tag_id,
-            reason=reason,
-            reason_text=_clip(reason_text, 500),
-            client=_clip(client, 64),
-            details=details_json,
-        )
-        head = session.execute(
-            select(AuditHead)
-            .where(AuditHead.id == 1)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+        # Core statements on the session's own connection and transaction: the ORM
+        # unit of work cost more than everything else on the unlock path together.
+        conn = session.connection()
+        head = conn.execute(_HEAD_FOR_UPDATE).one_or_none()
         if head is None:
             raise AuditWriteError("the audit trail has no head row: run `tagservice init`")
-        event.id = head.last_id + 1
-        event.prev_hash = head.last_hash
-        event.created_at = (now or utcnow()).astimezone(UTC)
-        event.hash = event_hash({name: getattr(event, name) for name in HASHED_FIELDS})
-        session.add(event)
-        head.last_id, head.last_hash = event.id, event.hash
-        session.flush()
-        # Detached, so the commit does not expire it: callers read event.id for free,
-        # and changing the returned object cannot change the stored event.
-        session.expunge(event)
+        values["id"] = head.last_id + 1
+        values["prev_hash"] = head.last_hash
+        values["created_at"] = (now or utcnow()).astimezone(UTC)
+        values["hash"] = event_hash(values)
+        conn.execute(_INSERT_EVENT, values)
+        conn.execute(_MOVE_HEAD, {"last_id": values["id"], "last_hash": values["hash"]})
+        _expire_loaded_head(session)
         if commit:
             session.commit()
     except (SQLAlchemyError, AuditWriteError, OSError) as e:
@@ -197,7 +201,29 @@ def record_event(
         if isinstance(e, AuditWriteError):
             raise
         raise AuditWriteError("the audit event could not be written") from e
-    return event
+    # A snapshot never added to the session: callers read event.id for free, and
+    # changing the returned object cannot change the stored event.
+    return AuditEvent(**values)
+
+
+_HEAD = AuditHead.__table__
+_HEAD_FOR_UPDATE = (
+    select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+)
+_HEAD_KEY = identity_key(AuditHead, 1)
+_INSERT_EVENT = AuditEvent.__table__.insert()
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
+)
+
+
+def _expire_loaded_head(session) -> None:
+    """The head row moved behind the ORM's back: forget a copy a caller may hold."""
+    loaded = session.identity_map.get(_HEAD_KEY)
+    if loaded is not None:
+        session.expire(loaded)
 
 
 @dataclass(frozen=True)
@@ -309,7 +335,7 @@ _ACTIONS = {
 def _event_type(kind: str) -> dict[str, str]:
     if kind.startswith("tag."):
         return {"system": DCM, "code": "110110", "display": "Patient Record"}
-    if kind.startswith("clinician.signe") or kind.startswith("clinician.locked"):
+    if kind.startswith(("clinician.signe", "clinician.locked", "patient.signe", "patient.locked")):
         return {"system": DCM, "code": "110114", "display": "User Authentication"}
     if kind.startswith("audit."):
         return {"system": DCM, "code": "110101", "display": "Audit Log Used"}

@@ -1,8 +1,10 @@
-"""Database models: clinicians and their credentials, tags, the audit trail.
+"""Database models: clinicians and their credentials, patients, tags, the audit trail.
 
-No table holds a summary, a tag payload or a patient's name: tags are stored
-by id and key ids only, so a stolen database reveals who scanned what, not
-what the tags say. Times are timezone-aware UTC (`UTCDateTime`).
+No table holds a summary, a tag payload or a patient's name in the clear: tags
+are stored by id and key ids only, and a patient's draft summary and card
+details only encrypted under the key-encryption key, so a stolen database
+reveals who scanned what, not what the tags say. Times are timezone-aware UTC
+(`UTCDateTime`).
 """
 
 from __future__ import annotations
@@ -192,6 +194,44 @@ class Tag(db.Model):
 
     def __repr__(self) -> str:
         return f"<Tag {self.tag_id} {self.status}>"
+
+
+class Patient(db.Model):
+    """A patient (or carer) account in the portal: signs in, edits, issues and revokes cards.
+
+    Everything about their health is in the `*_enc` columns, encrypted under
+    the KEK with a label naming this row, so a value copied into another
+    patient's row does not decrypt. The email is the sign-in name only; it is
+    not verified.
+    """
+
+    __tablename__ = "patient"
+
+    # The audit trail's actor fields: a patient has no registration, role or organisation.
+    registration = None
+    role = None
+    organisation = None
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+    failed_signins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    draft_enc: Mapped[str | None] = mapped_column(Text)
+    card_enc: Mapped[str | None] = mapped_column(Text)
+    print_critical_enc: Mapped[str | None] = mapped_column(Text)
+    refuse_superseded: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("email")
+    def _lower_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
+
+    def __repr__(self) -> str:  # no email: reprs end up in logs
+        return f"<Patient {self.id}>"
 
 
 class AuditEvent(db.Model):

@@ -1,0 +1,264 @@
+"""A patient's own tags: issue (superseding or revoking the last one), revoke, access log.
+
+Each change and its audit event are one transaction (`begin_write`, then the
+tags functions with commit=False, then `record_event(commit=False)`, then one
+commit), so there is never a tag without its "issued" event or a cancelled
+card whose cancellation is not in the trail. The patient row is locked while a
+tag is issued, so two clicks on "Make a new card" cannot both supersede the
+same old tag.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from . import capacity, crypto, keys, patients, tags
+from . import summary as summary_model
+from .audit import EventKind, events_for_tag, record_event
+from .db import begin_write, db
+from .models import AuditEvent, Clinician, Patient, Tag, TagStatus
+from .unlock import REASONS
+
+REVOKE_REASONS = {
+    "lost": "Card lost or stolen",
+    "wrong": "Details on the card are wrong",
+    "other": "No longer wanted",
+}
+SUPERSEDED_REVOKE_REASON = "Replaced by a newer card; the owner asked for old cards to be refused"
+
+
+@dataclass(frozen=True)
+class Issued:
+    tag: Tag
+    url: str
+    previous: str | None
+    previous_revoked: bool
+
+
+def _settings():
+    return current_app.config["TAGSERVICE"]
+
+
+def patient_tags(patient: Patient) -> list[Tag]:
+    """Every tag this patient has had, newest first."""
+    query = (
+        select(Tag)
+        .where(Tag.patient_id == patient.id)
+        .order_by(Tag.issued_at.desc(), Tag.created_at.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def current_tag(patient: Patient) -> Tag | None:
+    """The newest tag, the one nothing has replaced (it may be revoked: a lost card)."""
+    query = (
+        select(Tag)
+        .where(Tag.patient_id == patient.id, Tag.superseded_by.is_(None))
+        .order_by(Tag.issued_at.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)
+
+
+def first_name(name: str) -> str:
+    """Only the first word of the name is printed on the card."""
+    return (name.split() or [""])[0]
+
+
+def issuer_name() -> str:
+    return urlsplit(_settings().base_url).hostname or "Emergency Tag"
+
+
+def issue(
+    patient: Patient,
+    summary: dict,
+    *,
+    refuse_superseded: bool,
+    client: str | None,
+    now: datetime | None = None,
+) -> Issued:
+    """Seal `summary` into a new tag for this patient and register it.
+
+    Raises SummaryError (invalid, or too long for the tag: the fields to shorten
+    are named). The previous tag is superseded, or revoked when the patient
+    asked that old cards be refused.
+    """
+    now = now or datetime.now(UTC)
+    settings = _settings()
+    meta = summary.get("meta") if isinstance(summary.get("meta"), dict) else {}
+    summary = {**summary, "meta": {**meta, "issued": now.date().isoformat()}}
+    valid = summary_model.validate(summary, today=now.date())
+    capacity.check_fits(valid, settings.base_url)
+    keyset = keys.load_keyset(settings)
+    sealed = crypto.seal(valid, keyset, now)
+    header = crypto.verify_tag(sealed, keyset)
+    url = crypto.tag_url(settings.base_url, sealed)
+    review = valid["meta"].get("review")
+    tag_id = header.tag_id_hex
+
+    begin_write()
+    patient = patients.locked_row(patient)
+    old = current_tag(patient)
+    tag = tags.register_tag(
+        tag_id,
+        header.issuer_kid.hex(),
+        header.reader_kid.hex(),
+        now,
+        date.fromisoformat(review) if review else None,
+        supersede=old.tag_id if old else None,
+        patient_id=patient.id,
+        commit=False,
+    )
+    common = {"actor": patient, "actor_type": "patient", "client": client, "commit": False}
+    revoked = False
+    if old is not None and old.status in (TagStatus.REVOKED, TagStatus.EXPIRED):
+        pass  # a lost or expired card stays as it is; the new card simply replaces it
+    elif old is not None and refuse_superseded:
+        tags.revoke_tag(old.tag_id, SUPERSEDED_REVOKE_REASON, now=now, commit=False)
+        record_event(
+            EventKind.TAG_REVOKED, outcome="success", tag_id=old.tag_id, why="replaced",
+            superseded_by=tag_id, **common,
+        )  # fmt: skip
+        revoked = True
+    elif old is not None:
+        record_event(
+            EventKind.TAG_SUPERSEDED, outcome="success", tag_id=old.tag_id,
+            superseded_by=tag_id, **common,
+        )  # fmt: skip
+    record_event(
+        EventKind.TAG_ISSUED, outcome="success", tag_id=tag_id,
+        supersedes=old.tag_id if old else None, **common,
+    )  # fmt: skip
+    patient.refuse_superseded = refuse_superseded
+    patients.store_card(
+        patient,
+        {
+            "url": url,
+            "tag_id": tag_id,
+            "first_name": first_name(valid["identity"]["name"]),
+            "issued": valid["meta"]["issued"],
+            "review": review,
+            "critical": summary_model.critical_alerts(valid),
+        },
+    )
+    db.session.commit()
+    return Issued(tag, url, old.tag_id if old else None, revoked)
+
+
+def revoke(patient: Patient, tag_id: str, reason: str, client: str | None) -> Tag:
+    """Cancel one of this patient's tags at once; scanning it is then refused.
+
+    Raises LookupError if the tag is not theirs (the same as not existing).
+    """
+    label = REVOKE_REASONS.get(reason)
+    if label is None:
+        raise ValueError("choose why the card is cancelled")
+    begin_write()
+    tag = tags.get_tag(tag_id)
+    if tag is None or tag.patient_id != patient.id:
+        db.session.rollback()
+        raise LookupError("no such card")
+    if tag.status != TagStatus.REVOKED:
+        tags.revoke_tag(tag.tag_id, label, commit=False)
+        record_event(
+            EventKind.TAG_REVOKED, outcome="success", actor=patient, actor_type="patient",
+            tag_id=tag.tag_id, why=reason, client=client, commit=False,
+        )  # fmt: skip
+    db.session.commit()
+    return tag
+
+
+# -- the access log ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """One line of the patient's access log, in plain words."""
+
+    when: datetime
+    tag_id: str
+    what: str
+    who: str | None
+    reason: str | None
+    flagged: bool
+
+
+_OWN_EVENTS = {
+    EventKind.TAG_ISSUED: "You made this card",
+    EventKind.TAG_SUPERSEDED: "Replaced by your newer card (it still opens, with a warning)",
+    EventKind.TAG_REVOKED: "Cancelled: it can no longer be opened",
+    EventKind.TAG_EXPIRED: "Expired: the service's keys changed",
+}
+_ROLE_WORDS = {"paramedic": "Paramedic", "doctor": "Doctor", "nurse": "Nurse",
+               "admin": "Service administrator"}  # fmt: skip
+
+
+def _describe(event: AuditEvent, names: dict[str, str]) -> tuple[str, str | None]:
+    who = None
+    if event.actor_type in ("clinician", "admin") and event.actor_id:
+        name = names.get(event.actor_id, "A clinician")
+        parts = [_ROLE_WORDS.get(event.role or "", event.role or ""), event.organisation or ""]
+        detail = ", ".join(p for p in parts if p)
+        who = f"{name} ({detail})" if detail else name
+    kind = event.kind
+    if kind == EventKind.TAG_UNLOCKED:
+        return "Opened and read", who
+    if kind == EventKind.TAG_DECODED_BY_ADMIN:
+        return "Read by the service's administrators", who or "An administrator"
+    if kind == EventKind.TAG_UNLOCK_DENIED:
+        return "Someone tried to open it and was refused", who
+    if kind == EventKind.TAG_REJECTED:
+        return "A scan failed; nothing was shown", who
+    if kind == EventKind.TAG_SCANNED:
+        return "Scanned", who
+    return _OWN_EVENTS.get(kind, kind), None
+
+
+def _reason(event: AuditEvent) -> str | None:
+    if event.reason is None:
+        return None
+    if event.reason == "break-glass":
+        stated = _stated_reason(event)
+        base = REASONS.get(stated, "Emergency") if stated else "Emergency"
+        text = f"{base} (emergency access, checked by the service)"
+    else:
+        text = REASONS.get(event.reason, event.reason)
+    return f"{text}: “{event.reason_text}”" if event.reason_text else text
+
+
+def _stated_reason(event: AuditEvent) -> str | None:
+    try:
+        details = json.loads(event.details or "{}")
+    except ValueError:
+        return None
+    value = details.get("stated_reason")
+    return value if isinstance(value, str) else None
+
+
+def access_log(patient: Patient, limit: int = 200) -> list[Access]:
+    """Every recorded scan, opening and change of the patient's tags, newest first."""
+    found: list[AuditEvent] = []
+    for tag in patient_tags(patient):
+        found.extend(events_for_tag(tag.tag_id, limit))
+    found.sort(key=lambda e: e.id, reverse=True)
+    found = found[:limit]
+    ids = {int(e.actor_id) for e in found
+           if e.actor_type in ("clinician", "admin") and (e.actor_id or "").isdigit()}  # fmt: skip
+    names = {}
+    if ids:
+        rows = db.session.execute(select(Clinician.id, Clinician.name).where(Clinician.id.in_(ids)))
+        names = {str(i): name for i, name in rows}
+    log = []
+    for event in found:
+        what, who = _describe(event, names)
+        log.append(
+            Access(event.created_at, event.tag_id or "", what, who, _reason(event),
+                   event.reason == "break-glass")
+        )  # fmt: skip
+    return log

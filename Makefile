@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench clean vendor-js
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,11 +29,18 @@ run: install ## start the service on http://127.0.0.1:8000 with a demo clinician
 lint: install ## ruff
 	$(BIN)/ruff check .
 
-test: install lint ## lint and run every test (PostgreSQL too when TAGSERVICE_TEST_DATABASE_URL is set)
+tests/browser/node_modules/.installed: tests/browser/package.json
+	npm install --prefix tests/browser --no-audit --no-fund --silent
+	touch $@
+
+test: install lint tests/browser/node_modules/.installed ## lint and run every test (PostgreSQL too when TAGSERVICE_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
 bench: install ## run the benchmarks in bench/
 	$(BIN)/python bench/qr_size.py
+
+vendor-js: ## rebuild the desk page's QR decoder (jsQR) from the npm registry
+	npm install --prefix tests/browser --no-audit --no-fund && npm run --prefix tests/browser vendor
 
 clean: ## remove the virtualenv and caches (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info

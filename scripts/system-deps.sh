@@ -11,13 +11,17 @@ group=${1:-base}
 base="fonts-dejavu-core fonts-droid-fallback fonts-noto-core libfribidi0 poppler-utils"
 case "$group" in
   base) wanted="$base" ;;
-  ci)   wanted="$base postgresql chromium nodejs npm make" ;;
+  ci)   wanted="$base postgresql chromium" ;;
   *)    echo "usage: $0 [base|ci]" >&2; exit 2 ;;
 esac
 missing=""
 for pkg in $wanted; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
+if [ "$group" = ci ]; then  # tools that may come from outside Debian's packages
+  command -v make >/dev/null || missing="$missing make"
+  command -v npm >/dev/null || missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

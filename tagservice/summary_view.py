@@ -16,6 +16,18 @@ BASELINE = {
     "resp-rate": "Respiratory rate", "mobility": "Mobility", "cognition": "Cognition",
     "other": "Other",
 }  # fmt: skip
+# ISO 639 codes patients may give for their preferred language, shown by name.
+LANGUAGE_NAMES = {
+    "en": "English", "pl": "Polish", "ur": "Urdu", "pa": "Punjabi", "bn": "Bengali",
+    "gu": "Gujarati", "ar": "Arabic", "ro": "Romanian", "pt": "Portuguese", "es": "Spanish",
+    "fr": "French", "it": "Italian", "de": "German", "lt": "Lithuanian", "so": "Somali",
+    "tr": "Turkish", "zh": "Chinese", "ta": "Tamil", "fa": "Farsi", "cy": "Welsh",
+    "uk": "Ukrainian", "ru": "Russian", "bg": "Bulgarian", "hi": "Hindi", "yue": "Cantonese",
+    "ku": "Kurdish", "ps": "Pashto", "ti": "Tigrinya", "sq": "Albanian", "el": "Greek",
+    "lv": "Latvian", "hu": "Hungarian", "cs": "Czech", "sk": "Slovak", "ml": "Malayalam",
+    "ne": "Nepali", "vi": "Vietnamese", "tl": "Tagalog", "sw": "Swahili", "am": "Amharic",
+    "ja": "Japanese", "ko": "Korean", "th": "Thai", "he": "Hebrew", "nl": "Dutch",
+}  # fmt: skip
 SOURCE = {
     "self-reported": "Entered by the patient or carer (not checked by a clinician)",
     "clinician-verified": "Checked by a clinician",
@@ -34,6 +46,14 @@ def format_nhs_number(number: str) -> str:
 
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def language_name(language: str | None) -> str | None:
+    """'pl' or 'pl-PL' -> 'Polish (pl-PL)'; free text such as 'Polish' is shown as given."""
+    if not language:
+        return None
+    name = LANGUAGE_NAMES.get(language.split("-")[0].lower())
+    return f"{name} ({language})" if name else language
 
 
 def build(summary: dict, today: date | None = None) -> dict:
@@ -60,7 +80,7 @@ def build(summary: dict, today: date | None = None) -> dict:
         "gp": dict(summary["gp"], href=tel_href(summary["gp"]["phone"]))
         if summary.get("gp", {}).get("phone")
         else summary.get("gp"),
-        "language": summary.get("language"),
+        "language": language_name(summary.get("language")),
         "note": summary.get("note"),
         "issued": meta["issued"],
         "review": meta.get("review"),

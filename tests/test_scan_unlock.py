@@ -81,6 +81,7 @@ def test_audit_commit_failure_shows_nothing(client, app, tag_url, monkeypatch):
     monkeypatch.setattr(audit, "record_event", failing)
     opened = []
     monkeypatch.setattr(crypto, "open_tag", lambda *a, **k: opened.append(1))
+    monkeypatch.setattr(crypto, "open_verified", lambda *a, **k: opened.append(1))
     response = client.post(
         "/unlock",
         data={"csrf_token": csrf_from(page.text), "tag": path_of(tag_url)[3:], "reason": "999"},
@@ -200,3 +201,11 @@ def test_every_scan_is_audited_with_who_scanned_it(client, app, tag_url, setting
     scans = events(app, "tag.scanned")
     assert [e.actor_id for e in scans] == [None, str(clinician_id)]
     assert {e.tag_id for e in scans} == {tag_id_of(tag_url, settings)}
+
+
+@pytest.mark.parametrize("given,shown", [("pl", "Polish (pl)"), ("en-NZ", "English (en-NZ)"),
+                                         ("Polish", "Polish"), (None, None)])
+def test_preferred_language_code_is_shown_by_name(given, shown):
+    from tagservice.summary_view import language_name
+
+    assert language_name(given) == shown

@@ -10,6 +10,7 @@ match the rows on screen.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -181,14 +182,16 @@ def check(draft: dict, base_url: str, today: date) -> Checked:
         return result
     result.meter = capacity.measure(result.summary, base_url)
     if not result.meter.fits:
-        over = result.meter.tag_bytes - result.meter.cap_bytes
+        cap = result.meter.cap_bytes
+        over = math.ceil(100 * (result.meter.tag_bytes - cap) / cap)
         for path, saved in result.meter.shorten:
             result.errors.setdefault(path, []).append(
-                f"Your summary is {over} bytes too long for the card. Shortening or removing "
-                f"this saves up to {saved} bytes."
+                f"{describe_path(path)}: your summary is {over}% too long for the card. "
+                f"Shortening or removing this frees up to {math.ceil(100 * saved / cap)}% "
+                "of the card."
             )
         if not result.meter.shorten:
-            result.errors["summary"] = [f"Your summary is {over} bytes too long for the card."]
+            result.errors["summary"] = [f"Your summary is {over}% too long for the card."]
     return result
 
 

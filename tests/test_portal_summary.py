@@ -114,7 +114,7 @@ def test_the_live_meter_checks_the_form_without_saving_it(patient):
 def test_an_over_capacity_summary_is_refused_naming_the_fields_to_shorten(patient, portal):
     page = save(patient, oversized()).text
     assert "Too long for the card" in page and "Shorten or remove: Note" in page
-    assert re.search(r'id="f-note-error">[^<]*bytes too long for the card', page)
+    assert re.search(r'id="f-note-error">Note: your summary is \d+% too long for the card', page)
     response = issue(patient)
     assert response.status_code == 400
     assert "Your card was not made" in response.text and "<strong>Note</strong>" in response.text

@@ -54,7 +54,6 @@ def api_unlock():
         return _error(400, "invalid_tag", str(e))
     except unlock.UnlockRefused as refused:
         return _error(refused.status, refused.error, refused.message)
-    record = tags.get_tag(result.scanned.tag_id)
     return jsonify(
         summary=result.summary,
         critical=summary_model.critical_alerts(result.summary),
@@ -64,7 +63,8 @@ def api_unlock():
             "status": result.scanned.status,
             "issued": result.summary["meta"]["issued"],
             "review": result.summary["meta"].get("review"),
-            "registered": record is not None,
+            # the scan already read the register: no second query for it
+            "registered": result.scanned.status != tags.UNKNOWN,
         },
         audit_id=result.audit_id,
         break_glass=result.break_glass,

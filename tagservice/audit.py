@@ -181,6 +181,10 @@ def record_event(
     }
     try:
         begin_write(session)
+        # The caller's own pending changes go first, so every writer takes its row locks
+        # before the head's (an INSERT's foreign key locks the row it names on PostgreSQL):
+        # one lock order, no deadlock between a sign-in and a token being issued.
+        session.flush()
         # Core statements on the session's own connection and transaction: the ORM
         # unit of work cost more than everything else on the unlock path together.
         conn = session.connection()
@@ -197,7 +201,10 @@ def record_event(
         if commit:
             session.commit()
     except (SQLAlchemyError, AuditWriteError, OSError) as e:
-        session.rollback()
+        try:
+            session.rollback()
+        except SQLAlchemyError:  # a dead connection may refuse even that: refuse the event
+            session.close()
         if isinstance(e, AuditWriteError):
             raise
         raise AuditWriteError("the audit event could not be written") from e

@@ -29,7 +29,7 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import clinicians
 from .audit import EventKind
@@ -51,6 +51,16 @@ def safe_next(target: str | None) -> str | None:
     if not isinstance(target, str) or len(target) > 2048 or "//" in target:
         return None
     return target if _LOCAL_PATH.fullmatch(target) else None
+
+
+def plain_email(text: str) -> str:
+    """The typed email, stripped; "" if it holds what no email can (NUL and other controls).
+
+    An email with a NUL byte is not an account, and PostgreSQL would refuse to even
+    look it up (a 503 instead of "not recognised").
+    """
+    text = text.strip()
+    return text if text.isprintable() else ""
 
 
 def client_label() -> str:
@@ -130,11 +140,22 @@ def bearer_clinician() -> Clinician | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 128:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
-    if row is None or row.revoked or row.expires_at <= clinicians.utcnow():
-        return None
-    clinician = db.session.get(Clinician, row.clinician_id)
-    return clinician if clinician is not None and clinician.status == "active" else None
+    return db.session.scalar(
+        _BEARER_CLINICIAN, {"token_hash": token_hash(token), "now": clinicians.utcnow()}
+    )
+
+
+# One query on every API request, built once: the token's row and its clinician together.
+_BEARER_CLINICIAN = (
+    select(Clinician)
+    .join(ApiToken, ApiToken.clinician_id == Clinician.id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked.is_(False),
+        ApiToken.expires_at > bindparam("now", type_=ApiToken.expires_at.type),
+        Clinician.status == "active",
+    )
+)
 
 
 def _api_error(status: int, error: str, message: str, **headers):
@@ -174,7 +195,7 @@ def signin():
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET" and g.clinician is not None:
         return redirect(next_url or default_landing())
-    form = {"email": request.form.get("email", "").strip()}
+    form = {"email": plain_email(request.form.get("email", ""))}
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -241,7 +262,7 @@ def api_session():
         return _api_error(400, "bad_request", "Send JSON with email, password and totp strings.")
     try:
         clinician = clinicians.authenticate(
-            data["email"], data["password"], data["totp"], client_label()
+            plain_email(data["email"]), data["password"], data["totp"], client_label()
         )
     except LockedOut as e:
         retry = max(1, int(e.until.timestamp() - time.time()))

@@ -44,6 +44,8 @@ HPKE_INFO = b"tagservice/v1"
 
 _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 _B32_MAX_CHARS = -(-MAX_TAG_BYTES * 8 // 5)
+# A whole URL: the longest payload plus room for scheme, host, port and "/T/".
+_MAX_TEXT_CHARS = _B32_MAX_CHARS + 1024
 _B32_RE = re.compile(r"[A-Z2-7]+")
 _PATH_MARK = re.compile(r"/t/", re.IGNORECASE)
 
@@ -202,10 +204,16 @@ def decode_payload(text: str) -> bytes:
     """Verifying steps 1-2: payload text (or a whole URL) to tag bytes, strictly."""
     if not isinstance(text, str):
         raise TypeError("tag text must be str")
-    marks = list(_PATH_MARK.finditer(text))
-    payload = text[marks[-1].end() :] if marks else text
+    if len(text) > _MAX_TEXT_CHARS:  # refused before it is searched: huge input costs nothing
+        raise MalformedTag("This code is far too long to be an emergency tag.")
+    last = None
+    for last in _PATH_MARK.finditer(text):  # noqa: B007 (the last match is the one we want)
+        pass
+    payload = text[last.end() :] if last else text
     if len(payload) > _B32_MAX_CHARS:
         raise MalformedTag("This code is far too long to be an emergency tag.")
+    if not payload.isascii():  # "ſ".upper() is "S": only ASCII letters may have their case folded
+        raise MalformedTag()
     payload = payload.upper()
     if not payload or not _B32_RE.fullmatch(payload) or len(payload) % 8 in (1, 3, 6):
         raise MalformedTag()
@@ -311,7 +319,18 @@ def verify_tag(tag: bytes | str, keys: KeySet) -> Header:
 def open_tag(tag: bytes | str, keys: KeySet, now: datetime) -> OpenedTag:
     """Verifying steps 1-12: verify, decrypt, inflate, decode, validate."""
     data = decode_payload(tag) if isinstance(tag, str) else bytes(tag)
-    header = verify_tag(data, keys)
+    return open_verified(data, verify_tag(data, keys), keys, now)
+
+
+def open_verified(data: bytes, header: Header, keys: KeySet, now: datetime) -> OpenedTag:
+    """Verifying steps 8-12, for tag bytes whose steps 1-7 `verify_tag` has just passed.
+
+    The service verifies a tag once when it is scanned, checks its status and writes
+    the audit event, and only then decrypts: this is the second half, without paying
+    for the signature twice. `header` must be what verify_tag returned for `data`.
+    """
+    if header.to_bytes() != data[:HEADER_BYTES]:
+        raise ValueError("header is not the verified header of these tag bytes")
     # 8. reader key
     reader = keys.reader(header.reader_kid)
     # 9. HPKE open

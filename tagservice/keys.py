@@ -249,7 +249,8 @@ _cache: dict[Path, tuple[tuple, Keyring, crypto.KeySet | None]] = {}
 
 def _stamp(path: Path) -> tuple:
     st = path.stat()
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    # ctime too: a restored keys.json copied with its old mtime must still be reloaded
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 def load_keyring(settings: Settings) -> Keyring:

@@ -68,14 +68,19 @@ def _keyset() -> crypto.KeySet:
     return keys.load_keyset(current_app.config["TAGSERVICE"])
 
 
-def scan(text: str, client: str | None, actor: Clinician | None = None) -> ScannedTag:
+def scan(
+    text: str,
+    client: str | None,
+    actor: Clinician | None = None,
+    keyset: crypto.KeySet | None = None,
+) -> ScannedTag:
     """Verify a scanned tag and look up its status, without decrypting.
 
     Raises crypto.InvalidTag (audited) or TagRevoked (audited).
     """
     try:
         data = crypto.decode_payload(text.strip())
-        header = crypto.verify_tag(data, _keyset())
+        header = crypto.verify_tag(data, keyset or _keyset())
     except crypto.InvalidTag as e:
         audit.record_event(
             EventKind.TAG_REJECTED,
@@ -123,6 +128,8 @@ def classify_reason(role: str, reason: str, reason_text: str, override: bool) ->
         raise UnlockRefused(
             400, "bad_reason", f"Keep the reason under {MAX_REASON_TEXT} characters."
         )
+    if not reason_text.isprintable():  # it goes into the audit trail (PostgreSQL refuses NUL)
+        raise UnlockRefused(400, "bad_reason", "Write the reason as plain text on one line.")
     routine = role in CLINICAL_ROLES and reason in ("999", "ae")
     if routine:
         return False
@@ -151,7 +158,8 @@ def unlock(
 ) -> Unlocked:
     """The whole unlock: scan, check, audit (committed), then decrypt."""
     now = now or datetime.now(UTC)
-    scanned = scan(text, client, clinician)
+    keyset = _keyset()  # once per unlock: the same keys verify and then decrypt
+    scanned = scan(text, client, clinician, keyset)
     today: date = now.date()
     if not clinician.can_unlock(today):
         audit.record_event(
@@ -189,7 +197,8 @@ def unlock(
             "The service cannot record this access right now, so the summary cannot be shown.",
         ) from None
     try:
-        opened = crypto.open_tag(scanned.data, _keyset(), now)
+        # steps 8-12 only: the scan verified these very bytes a moment ago
+        opened = crypto.open_verified(scanned.data, scanned.header, keyset, now)
     except crypto.InvalidTag as e:  # signed by us yet unreadable: record that it failed
         audit.record_event(
             EventKind.TAG_REJECTED,

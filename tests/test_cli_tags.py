@@ -166,3 +166,17 @@ def test_demo_is_refused_in_production(cli, monkeypatch):
     monkeypatch.setenv("TAGSERVICE_ENV", "production")
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 2 and "production" in result.output
+
+
+def test_revoke_by_printed_tag_id_refuses_the_card_and_is_audited(cli, tmp_path):
+    out = tmp_path / "tag.txt"
+    cli("issue", str(FIXTURES / "summary-typical.json"), "--out", str(out))
+    url = out.read_text().strip()
+    tag_id = crypto.verify_tag(url, keys.load_keyset(cli.settings)).tag_id_hex
+    printed = " ".join(tag_id[i : i + 4] for i in range(0, 16, 4)).upper()
+    result = cli("revoke", printed, "--reason", "reported lost by phone")
+    assert result.exit_code == 0, result.output
+    assert "tag.revoked" in cli("audit", "export").output
+    assert cli("audit", "verify").exit_code == 0
+    unknown = CliRunner().invoke(main, ["revoke", "0" * 16, "--reason", "x"])
+    assert unknown.exit_code == 2 and "not registered" in unknown.output

@@ -267,3 +267,29 @@ def capacity_command(summary_file: str):
     click.echo(meter.describe())
     if not meter.fits:
         raise SystemExit(1)
+
+
+@main.command("revoke")
+@click.argument("tag_id")
+@click.option("--reason", required=True, help="why (e.g. 'reported lost by phone'); audited")
+def revoke_command(tag_id: str, reason: str):
+    """Revoke the card with TAG_ID (as printed on its back): scans are refused at once."""
+    from .. import audit, tags
+    from ..audit import EventKind
+    from ..db import begin_write
+
+    compact_id = "".join(tag_id.split()).lower()
+    try:
+        begin_write()
+        tag = tags.revoke_tag(compact_id, reason, commit=False)
+        # commits the revocation and its audit event together
+        audit.record_event(
+            EventKind.TAG_REVOKED,
+            outcome="success",
+            actor_type="cli",
+            tag_id=tag.tag_id,
+            reason_text=reason[:200],
+        )
+    except (ValueError, LookupError) as e:
+        raise CommandError(str(e)) from None
+    click.echo(f"revoked {tag.tag_id}: scanning this card is now refused")

@@ -36,8 +36,10 @@ tests/browser/node_modules/.installed: tests/browser/package.json
 test: install lint tests/browser/node_modules/.installed ## lint and run every test (PostgreSQL too when TAGSERVICE_TEST_DATABASE_URL is set)
 	$(BIN)/pytest
 
-bench: install ## run the benchmarks in bench/
-	$(BIN)/python bench/qr_size.py
+bench: install ## run every benchmark (bounded, < 10 min) and write bench/RESULTS.md
+	@command -v wrk >/dev/null || scripts/system-deps.sh bench
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python bench/run_all.py
 
 vendor-js: ## rebuild the desk page's QR decoder (jsQR) from the npm registry
 	npm install --prefix tests/browser --no-audit --no-fund && npm run --prefix tests/browser vendor

@@ -19,6 +19,7 @@ import base64
 import json
 import sys
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,9 +123,59 @@ def inputs() -> list[tuple[str, dict]]:
     return found
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Row:
+    name: str
+    encoded: int  # compact-encoding bytes
+    deflated: int
+    tag: int  # signed, encrypted tag bytes
+    v_m: int | None  # QR version of the local URL at ECC M
+    v_l: int | None
+    v_prod: int | None  # with the production host, ECC M
+    shc_bytes: int
+    shc_m: int | None  # the SMART Health Card baseline's QR version at ECC M
+    shc_l: int | None
+    content: int = 0  # the validated summary as minified JSON, bytes: what both encode
+    invalid: str | None = None  # why the input is not a valid summary
+
+
+def measure() -> list[Row]:
+    """One row per input: tagservice tag and SMART Health Card baseline, made in this run."""
     keys = crypto.KeySet.from_private(Ed25519PrivateKey.generate(), X25519PrivateKey.generate())
     shc_key = ec.generate_private_key(ec.SECP256R1())
+    rows = []
+    for name, raw in inputs():
+        try:
+            data = summary.validate(raw)
+        except summary.SummaryError as e:
+            why = f"{e.errors[0].path}: {e.errors[0].message}"
+            rows.append(Row(name, 0, 0, 0, None, None, None, 0, None, None, invalid=why))
+            continue
+        tag = crypto.seal(data, keys, NOW)
+        encoded = compact.encode(data)
+        deflated, _, _ = crypto.compress(encoded)
+        local = crypto.tag_url(BASE_URLS["local"], tag)
+        prod = crypto.tag_url(BASE_URLS["prod"], tag)
+        digits = smart_health_card(fhir_export.ips_from_summary(data), shc_key)
+        rows.append(
+            Row(
+                name,
+                len(encoded),
+                len(deflated),
+                len(tag),
+                capacity.qr_version_for(len(local), "m"),
+                capacity.qr_version_for(len(local), "l"),
+                capacity.qr_version_for(len(prod), "m"),
+                len(digits) // 2,
+                shc_version(digits, qrcode.constants.ERROR_CORRECT_M),
+                shc_version(digits, qrcode.constants.ERROR_CORRECT_L),
+                len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()),
+            )
+        )
+    return rows
+
+
+def main() -> int:
     header = (
         f"{'summary':<50} {'cbor':>5} {'defl':>5} {'tag':>5} "
         f"{'v M':>4} {'v L':>4} {'prodM':>5} {'shc B':>6} {'shcM':>5} {'shcL':>5} {'ratio':>6}"
@@ -132,28 +183,16 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     failures = []
-    for name, raw in inputs():
-        try:
-            data = summary.validate(raw)
-        except summary.SummaryError as e:
-            print(f"{name:<50} invalid summary: {e.errors[0].path}: {e.errors[0].message}")
+    for row in measure():
+        name, v_m, shc_m = row.name, row.v_m, row.shc_m
+        if row.invalid:
+            print(f"{name:<50} invalid summary: {row.invalid}")
             continue
-        tag = crypto.seal(data, keys, NOW)
-        encoded = compact.encode(data)
-        deflated, _, _ = crypto.compress(encoded)
-        local = crypto.tag_url(BASE_URLS["local"], tag)
-        prod = crypto.tag_url(BASE_URLS["prod"], tag)
-        v_m = capacity.qr_version_for(len(local), "m")
-        v_l = capacity.qr_version_for(len(local), "l")
-        v_prod = capacity.qr_version_for(len(prod), "m")
-        digits = smart_health_card(fhir_export.ips_from_summary(data), shc_key)
-        shc_m = shc_version(digits, qrcode.constants.ERROR_CORRECT_M)
-        shc_l = shc_version(digits, qrcode.constants.ERROR_CORRECT_L)
         ratio = f"{modules(v_m) / modules(shc_m):.2f}" if v_m and shc_m else "n/a"
         print(
-            f"{name:<50} {len(encoded):>5} {len(deflated):>5} {len(tag):>5} "
-            f"{v_m:>4} {v_l:>4} {v_prod:>5} {len(digits) // 2:>6} {shc_m or '-':>5} "
-            f"{shc_l or '-':>5} {ratio:>6}"
+            f"{name:<50} {row.encoded:>5} {row.deflated:>5} {row.tag:>5} "
+            f"{v_m:>4} {row.v_l:>4} {row.v_prod:>5} {row.shc_bytes:>6} {shc_m or '-':>5} "
+            f"{row.shc_l or '-':>5} {ratio:>6}"
         )
         target = TARGETS.get(name)
         if target and (v_m is None or v_m > target):

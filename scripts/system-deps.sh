@@ -4,6 +4,7 @@
 #         Cyrillic, Arabic, Hebrew, CJK, Indic...) and fribidi for right-to-left
 #         shaping; poppler-utils lets the tests rasterise card PDFs.
 #   ci:   base + PostgreSQL and Chromium for the database and browser tests.
+#   bench: base + wrk, the load generator of bench/unlock.py.
 # As root it installs what is missing; otherwise it prints the command and
 # exits 1 if anything is missing, so `make` stops with a clear message.
 set -euo pipefail
@@ -12,7 +13,8 @@ base="fonts-dejavu-core fonts-droid-fallback fonts-noto-core libfribidi0 poppler
 case "$group" in
   base) wanted="$base" ;;
   ci)   wanted="$base postgresql chromium" ;;
-  *)    echo "usage: $0 [base|ci]" >&2; exit 2 ;;
+  bench) wanted="$base wrk" ;;
+  *)    echo "usage: $0 [base|ci|bench]" >&2; exit 2 ;;
 esac
 missing=""
 for pkg in $wanted; do

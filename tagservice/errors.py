@@ -223,7 +223,11 @@ def register_html_error(
 
 
 def init_app(app: Flask) -> None:
+    from .audit import AuditWriteError
+
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(sa_exc.TimeoutError, handle_database_error)
+    # An event that cannot be recorded (sign-in, token, account change) stops its action.
+    app.register_error_handler(AuditWriteError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
 from .db import db, utcnow
 from .models import TAG_ID_RE, Tag, TagStatus
@@ -102,8 +102,12 @@ def tag_status(tag_id: str, today: date | None = None) -> str:
     (see the module docstring). It is accepted so callers need not change if a
     date rule is ever added.
     """
-    tag = get_tag(tag_id)
-    return UNKNOWN if tag is None else tag.status
+    # Only the status column, by a statement built once: this runs on every scan and unlock.
+    status = db.session.scalar(_STATUS, {"tag_id": _normalise(tag_id)})
+    return UNKNOWN if status is None else status
+
+
+_STATUS = select(Tag.status).where(Tag.tag_id == bindparam("tag_id"))
 
 
 def review_overdue(tag: Tag, today: date) -> bool:

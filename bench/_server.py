@@ -1,0 +1,163 @@
+"""A throw-away tagservice instance on a real gunicorn, set up the way an operator would.
+
+Shared by the benchmarks: `tagservice init`, `clinician add --password-stdin`
+and `issue` through the console script, then gunicorn on a free 127.0.0.1
+port. Nothing here is reused between runs; the temporary folder goes at exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FIXTURES = ROOT / "tests" / "fixtures"
+EMAIL = "bench.medic@example.nhs.uk"
+PASSWORD = "bench passphrase long enough"  # noqa: S105 - a throw-away local account
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(
+    url: str, body: dict | None = None, token: str | None = None, timeout: float = 10
+) -> tuple[int, dict]:
+    """One JSON request to the local server; returns (status, decoded body)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (loopback)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+@dataclass
+class Instance:
+    home: Path
+    base: str
+    env: dict
+    tags: dict[str, str] = field(default_factory=dict)
+    otpauth: str = ""
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(
+            [str(BIN / "tagservice"), *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"tagservice {args[0]} failed: {result.stderr.strip()[:300]}")
+        return result.stdout
+
+    def token(self) -> str:
+        """A bearer token from POST /api/v1/session (password + a fresh TOTP code)."""
+        import pyotp
+
+        totp = pyotp.parse_uri(self.otpauth)
+        for _ in range(3):  # a code already used this step is refused: wait for the next
+            status, body = call(
+                self.base + "/api/v1/session",
+                {"email": EMAIL, "password": PASSWORD, "totp": totp.now()},
+            )
+            if status == 200:
+                return body["token"]
+            time.sleep(31)
+        raise RuntimeError(f"could not sign in: {status} {body.get('error')}")
+
+
+def setup_instance(
+    home: Path, port: int, summaries: tuple[str, ...] = ("summary-typical.json",), **env
+) -> Instance:
+    """init, one paramedic and the given tags, through the command line."""
+    environ = {
+        **os.environ,
+        "TAGSERVICE_HOME": str(home),
+        "TAGSERVICE_BASE_URL": f"http://127.0.0.1:{port}",
+        "TAGSERVICE_ENV": "development",
+        **env,
+    }
+    environ.pop("DATABASE_URL", None)
+    inst = Instance(home=home, base=f"http://127.0.0.1:{port}", env=environ)
+    inst.cli("init")
+    added = inst.cli(
+        "clinician", "add", EMAIL, "--name", "Bench Medic", "--role", "paramedic",
+        "--register", "HCPC", "--registration", "PA54321", "--org", "Bench Ambulance",
+        "--password-stdin", stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    inst.otpauth = next(line for line in added.splitlines() if line.startswith("otpauth://"))
+    for name in summaries:
+        out = home / f"{name}.txt"
+        inst.cli("issue", str(FIXTURES / name), "--out", str(out))
+        inst.tags[name] = out.read_text().strip()
+    return inst
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited at start")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("gunicorn did not answer /healthz in time")
+
+
+@contextlib.contextmanager
+def running(
+    workers: int = 2,
+    summaries: tuple[str, ...] = ("summary-typical.json",),
+    gunicorn_args: tuple[str, ...] = (),
+    **env: str,
+) -> Iterator[Instance]:
+    """A set-up instance served by gunicorn; stopped (by its own PID) on exit."""
+    with tempfile.TemporaryDirectory(prefix="tagservice-bench-") as tmp:
+        port = free_port()
+        inst = setup_instance(Path(tmp) / "instance", port, summaries, **env)
+        inst.log = Path(tmp) / "gunicorn.log"
+        with open(inst.log, "w") as log:
+            inst.proc = subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                    "--workers", str(workers), *gunicorn_args, "wsgi:app",
+                ],
+                cwd=ROOT, env=inst.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                wait_healthy(inst.base, inst.proc)
+                yield inst
+            finally:
+                inst.proc.send_signal(signal.SIGTERM)
+                try:
+                    inst.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    inst.proc.kill()
+                    inst.proc.wait(timeout=10)

@@ -1,0 +1,252 @@
+"""How much does an audited unlock cost next to a trivial page, on the real server?
+
+Sets up a temporary instance with the command line (init, a paramedic, an
+issued tag), serves it with gunicorn (2 workers) on 127.0.0.1 with rate limits
+off, signs in over the API for a bearer token, then drives with `wrk` (one
+thread, 16 connections, a fixed time each):
+
+* baseline: `GET /healthz` on the same gunicorn, in the same run;
+* unlock:   `POST /api/v1/unlock` with the token and reason "999" (each one
+  verifies the tag, commits an audit event, decrypts and returns the summary).
+
+Afterwards it checks that every unlock answered 200, that the audit trail
+holds one `tag.unlocked` event per answered unlock (or more: wrk stops counting
+requests still in flight) and that `tagservice audit verify` passes.
+
+Targets: unlock throughput >= 0.5 x baseline, unlock p99 <= 30 ms.
+Run: .venv/bin/python bench/unlock.py [--seconds 10]  (needs Debian's `wrk`)
+Where the time goes: .venv/bin/python bench/profile_unlock.py (pyinstrument).
+
+Profiling led to (2026-11-27, same machine, 10 s runs): one query for the
+bearer token and its clinician, the tag's status by one column, no second
+tag lookup in the API, the key set loaded once per unlock, the signature
+verified once (crypto.open_verified), the audit append in Core statements
+(the ORM unit of work was the largest single cost) with the commit still
+durable (synchronous=FULL) and still before decryption, and gc.freeze() in
+wsgi.py. Before: 441 req/s (0.09 x), p50 35.6 ms, p99 44.0 ms, 3.99 ms of
+worker CPU per unlock; after: ~650 req/s (0.15 x), p50 24 ms, p99 31-35 ms,
+2.6 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _server  # noqa: E402
+
+CONNECTIONS = 16
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 30.0
+PERCENTILES = [*range(1, 100), 99.5, 99.9]
+
+LUA = """
+wrk.method = "{method}"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+{auth}
+done = function(summary, latency, requests)
+  local p = {{}}
+  for _, q in ipairs({{{percentiles}}}) do
+    p[#p + 1] = string.format("[%s,%d]", q, latency:percentile(q))
+  end
+  io.write(string.format(
+    'WRKJSON {{"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,' ..
+    '"mean_us":%.1f,"max_us":%d,"percentiles":[%s]}}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout,
+    latency.mean, latency.max, table.concat(p, ",")))
+end
+"""
+
+
+def workers_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of gunicorn's workers (children of the master), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a process that ended while we looked
+            continue
+        if int(fields[1]) == master_pid:  # field 4: ppid (fields[0] is field 3, state)
+            total += int(fields[11]) + int(fields[12])  # fields 14 and 15: utime, stime
+    return total / ticks
+
+
+@dataclass
+class Load:
+    name: str
+    requests: int
+    seconds: float
+    non2xx: int
+    socket_errors: int
+    mean_ms: float
+    max_ms: float
+    percentiles: dict[float, float] = field(default_factory=dict)
+    worker_cpu_ms: float = 0.0  # gunicorn workers' CPU time per request
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def p(self, q: float) -> float:
+        return self.percentiles[q]
+
+
+def lua_script(method: str, body: str | None, token: str | None) -> str:
+    return LUA.format(
+        method=method,
+        body=json.dumps(body) if body is not None else "nil",
+        auth=f'wrk.headers["Authorization"] = "Bearer {token}"' if token else "",
+        percentiles=",".join(str(q) for q in PERCENTILES),
+    )
+
+
+def drive(
+    name: str,
+    url: str,
+    script: str,
+    seconds: float,
+    master_pid: int,
+    connections: int = CONNECTIONS,
+) -> Load:
+    """One bounded wrk run; wrk's own timeout stops a hung server from hanging us."""
+    cpu_before = workers_cpu_seconds(master_pid)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            [
+                "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
+                "-s", f.name, url,
+            ],
+            capture_output=True, text=True, timeout=seconds + 30, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        Path(f.name).unlink()
+    cpu = workers_cpu_seconds(master_pid) - cpu_before
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    data = json.loads(line[len("WRKJSON ") :])
+    return Load(
+        name=name,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        non2xx=data["non2xx"],
+        socket_errors=data["socket_errors"],
+        mean_ms=data["mean_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        percentiles={float(q): us / 1000 for q, us in data["percentiles"]},
+        worker_cpu_ms=cpu * 1000 / max(1, data["requests"]),
+    )
+
+
+@dataclass
+class Result:
+    loads: list[Load]
+    audit_unlocks: int
+    audit_ok: bool
+    ratio: float
+    ok: bool
+    table: str
+    summary: str
+
+
+def unlock_body(tag_url: str) -> str:
+    return json.dumps({"tag": tag_url, "reason": "999"})
+
+
+def run(seconds: float = 10.0, warmup: float = 2.0) -> Result:
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench/unlock.py needs wrk: apt-get install wrk")
+    with _server.running(workers=2, TAGSERVICE_RATELIMIT_ENABLED="false") as inst:
+        token = inst.token()
+        tag = inst.tags["summary-typical.json"]
+        status, body = _server.call(
+            inst.base + "/api/v1/unlock", json.loads(unlock_body(tag)), token
+        )
+        if status != 200 or body["summary"]["identity"]["name"] != "Jane Smith":
+            raise RuntimeError(f"unlock does not work before the load: {status}")
+        healthz = lua_script("GET", None, None)
+        unlock = lua_script("POST", unlock_body(tag), token)
+        # warm both paths (imports, first connections, SQLite page cache)
+        pid = inst.proc.pid
+        drive("warm-up", inst.base + "/healthz", healthz, warmup, pid)
+        warm = drive("warm-up", inst.base + "/api/v1/unlock", unlock, warmup, pid)
+        base = drive("baseline GET /healthz", inst.base + "/healthz", healthz, seconds, pid)
+        load = drive("POST /api/v1/unlock", inst.base + "/api/v1/unlock", unlock, seconds, pid)
+        verify = subprocess.run(
+            [str(_server.BIN / "tagservice"), "audit", "verify"],
+            env=inst.env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        exported = inst.cli("audit", "export")
+    unlocks = sum(1 for line in exported.splitlines() if '"tag.unlocked"' in line)
+    answered = 1 + warm.requests + load.requests
+    audit_ok = verify.returncode == 0 and unlocks >= answered
+    ratio = load.rps / base.rps
+    ok = (
+        ratio >= TARGET_RATIO
+        and load.p(99) <= TARGET_P99_MS
+        and load.non2xx == 0
+        and load.socket_errors == 0
+        and audit_ok
+    )
+    table = format_table([base, load], ratio, unlocks, answered, verify.returncode == 0)
+    summary = (
+        f"SUMMARY: unlock {load.rps:.0f} req/s = {ratio:.2f} x baseline {base.rps:.0f} req/s "
+        f"(target >= {TARGET_RATIO}); p50 {load.p(50):.1f} ms, p99 {load.p(99):.1f} ms "
+        f"(target <= {TARGET_P99_MS:.0f}) at {CONNECTIONS} connections; "
+        f"every answered unlock audited, chain intact: {'yes' if audit_ok else 'NO'}; "
+        f"targets: {'PASS' if ok else 'FAIL'}"
+    )
+    return Result([base, load], unlocks, audit_ok, ratio, ok, table, summary)
+
+
+def format_table(loads: list[Load], ratio: float, unlocks: int, answered: int, verified: bool):
+    head = (
+        f"{'route':<24} {'req/s':>8} {'requests':>9} {'mean ms':>8} {'p50 ms':>7} "
+        f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'cpu ms':>7} {'non-2xx':>8} {'sock err':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for x in loads:
+        lines.append(
+            f"{x.name:<24} {x.rps:>8.0f} {x.requests:>9} {x.mean_ms:>8.2f} {x.p(50):>7.2f} "
+            f"{x.p(90):>7.2f} {x.p(99):>7.2f} {x.max_ms:>7.1f} {x.worker_cpu_ms:>7.2f} "
+            f"{x.non2xx:>8} {x.socket_errors:>8}"
+        )
+    lines.append("")
+    lines.append(
+        f"unlock / baseline throughput: {ratio:.2f}; gunicorn 2 sync workers, wrk 1 thread, "
+        f"{CONNECTIONS} connections, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
+    lines.append(
+        f"audit: {unlocks} tag.unlocked events for {answered} answered unlocks; "
+        f"`tagservice audit verify`: {'intact' if verified else 'FAILED'}"
+    )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
+    args = parser.parse_args()
+    result = run(args.seconds)
+    print(result.table)
+    print(result.summary)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

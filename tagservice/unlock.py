@@ -92,26 +92,22 @@ def scan(
         raise
     status = tags.tag_status(header.tag_id_hex)
     scanned = ScannedTag(data, header, status)
-    if status == TagStatus.REVOKED:
+    refusals = {
+        TagStatus.REVOKED: TagRevoked,
+        TagStatus.EXPIRED: lambda: UnlockRefused(
+            410, "expired", "This tag has expired. Ask the owner for a new card."
+        ),
+    }
+    if status in refusals:
         audit.record_event(
             EventKind.TAG_UNLOCK_DENIED,
             outcome="denied",
             actor=actor,
             tag_id=scanned.tag_id,
             client=client,
-            why="revoked",
+            why=status,
         )
-        raise TagRevoked()
-    if status == TagStatus.EXPIRED:
-        audit.record_event(
-            EventKind.TAG_UNLOCK_DENIED,
-            outcome="denied",
-            actor=actor,
-            tag_id=scanned.tag_id,
-            client=client,
-            why="expired",
-        )
-        raise UnlockRefused(410, "expired", "This tag has expired. Ask the owner for a new card.")
+        raise refusals[status]()
     return scanned
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import weakref
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from tagservice import create_app, crypto, keys, tags
 from tagservice.config import load_settings
@@ -21,6 +23,23 @@ from tagservice.db import db, engine_url, upgrade_database
 from tests.helpers import FAST_ARGON2, fixture
 
 TEST_DATABASE_URL = os.environ.get("TAGSERVICE_TEST_DATABASE_URL", "")
+
+# Every engine a test makes (tests build extra apps: a second worker, a restored
+# instance...). Disposed after each test so no pooled PostgreSQL connection is left
+# for the garbage collector to find during some later test.
+_ENGINES: weakref.WeakSet = weakref.WeakSet()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _track_engine(connection) -> None:
+    _ENGINES.add(connection.engine)
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    yield
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 def pytest_generate_tests(metafunc):

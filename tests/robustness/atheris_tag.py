@@ -24,7 +24,7 @@ KEYS = keyset()
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 
-def test_one_input(data: bytes) -> None:
+def check_one_input(data: bytes) -> None:
     for tag in (data, data.decode("utf-8", "replace")):
         try:
             opened = crypto.open_tag(tag, KEYS, NOW)
@@ -35,7 +35,7 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
+    atheris.Setup(sys.argv, check_one_input)
     atheris.Fuzz()
 
 

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test lint bench clean vendor-js
+.PHONY: help install run test test-long lint bench clean vendor-js
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench: install ## run every benchmark (bounded, < 10 min) and write bench/RESULT
 	@command -v wrk >/dev/null || scripts/system-deps.sh bench
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python bench/run_all.py
+
+test-long: install ## long fuzz, fault and load runs (about 35 min; PostgreSQL too when set)
+	TAGSERVICE_LONG_TESTS=1 $(BIN)/pytest tests/robustness
 
 vendor-js: ## rebuild the desk page's QR decoder (jsQR) from the npm registry
 	npm install --prefix tests/browser --no-audit --no-fund && npm run --prefix tests/browser vendor

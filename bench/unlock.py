@@ -205,7 +205,9 @@ def run(seconds: float = 10.0, warmup: float = 2.0) -> Result:
     table = format_table([base, load], ratio, unlocks, answered, verify.returncode == 0)
     summary = (
         f"SUMMARY: unlock {load.rps:.0f} req/s = {ratio:.2f} x baseline {base.rps:.0f} req/s "
-        f"(target >= {TARGET_RATIO}); p50 {load.p(50):.1f} ms, p99 {load.p(99):.1f} ms "
+        f"(target >= {TARGET_RATIO}; worker CPU per request "
+        f"{base.worker_cpu_ms / load.worker_cpu_ms:.2f} x); "
+        f"p50 {load.p(50):.1f} ms, p99 {load.p(99):.1f} ms "
         f"(target <= {TARGET_P99_MS:.0f}) at {CONNECTIONS} connections; "
         f"every answered unlock audited, chain intact: {'yes' if audit_ok else 'NO'}; "
         f"targets: {'PASS' if ok else 'FAIL'}"

@@ -89,7 +89,10 @@ def utcnow() -> datetime:
 
 
 def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """Trimmed, lower-case; "" when it holds control characters (NUL...), which no
+    email has and PostgreSQL refuses even to look up."""
+    email = (email or "").strip().lower()
+    return email if email.isprintable() else ""
 
 
 def validate_email(email: str) -> str:

@@ -286,3 +286,9 @@ def test_the_access_log_describes_a_break_glass_opening_in_plain_words(ctx, make
 def test_first_name_is_the_first_word_only():
     assert patient_tags.first_name("Zofia Kowalczyk-Brown") == "Zofia"
     assert patient_tags.first_name("  ") == ""
+
+
+def test_an_email_with_a_nul_byte_is_refused_at_sign_up_and_unknown_at_sign_in(ctx):
+    with pytest.raises(patients.PatientError):
+        patients.sign_up("pat\x00@example.com", PASSWORD, PASSWORD, "test")
+    assert patients.find_patient("pat\x00@example.com") is None

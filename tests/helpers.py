@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tagservice import crypto, keys
 from tagservice.db import db
@@ -68,3 +75,29 @@ def events(app, kind=None):
     with app.app_context():
         rows = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
         return [e for e in rows if kind is None or e.kind == kind]
+
+
+@contextlib.contextmanager
+def gunicorn_serving(env: dict, port: int, log_path: Path):
+    """A real gunicorn (2 workers) on 127.0.0.1:port; yields its base URL, stops it after."""
+    root = Path(__file__).resolve().parent.parent
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "wsgi:app"],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail("gunicorn did not start: " + log_path.read_text())
+            yield base
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)

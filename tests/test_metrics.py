@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 
@@ -15,8 +13,8 @@ from prometheus_client import REGISTRY
 
 from tagservice import audit, create_app, metrics, tags
 from tagservice.db import begin_write, db, upgrade_database
-from tests.helpers import csrf_from, path_of, sign_in, tag_id_of, unlock_form
-from tests.test_gunicorn_flow import BIN, ROOT, free_port
+from tests.helpers import csrf_from, gunicorn_serving, path_of, sign_in, tag_id_of, unlock_form
+from tests.robustness.served import BIN, free_port
 
 TOKEN = "a-long-random-scrape-token-for-tests"
 
@@ -225,24 +223,7 @@ def test_multiprocess_mode_adds_up_every_gunicorn_worker(tmp_path):
     subprocess.run(
         [str(BIN / "tagservice"), "init"], env=env, check=True, capture_output=True, timeout=60
     )
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text())
+    with gunicorn_serving(env, port, tmp_path / "gunicorn.log") as base:
         # When ten damaged tags are scanned, whichever worker takes each request
         for _ in range(10):
             assert _get(base + "/T/AAAAAAAA")[0] == 400
@@ -253,7 +234,3 @@ def test_multiprocess_mode_adds_up_every_gunicorn_worker(tmp_path):
             assert 'tagservice_scans_total{code="400"} 10.0' in text
             assert 'tagservice_failures_total{kind="truncated_tag"} 10.0' in text
         assert _get(base + "/metrics")[0] == 401
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()

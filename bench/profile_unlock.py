@@ -3,7 +3,8 @@
 Same set-up as bench/unlock.py (the command line makes the instance), but the
 requests go through Flask's test client in this process so that the profiler
 sees every frame. Prints the call tree (pyinstrument) and the number of SQL
-statements per unlock. Run: .venv/bin/python bench/profile_unlock.py [-n 500]
+statements per unlock (through SQLAlchemy or straight to the driver).
+Run: .venv/bin/python bench/profile_unlock.py [-n 500]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main() -> int:
         sys.path.insert(0, str(_server.ROOT))
         import pyotp
 
-        from tagservice import create_app
+        from tagservice import create_app, driver
         from tagservice.db import db
 
         app = create_app()
@@ -55,6 +56,14 @@ def main() -> int:
             event.listen(
                 db.engine, "before_cursor_execute", lambda _c, _k, sql, *a: statements.append(sql)
             )
+        # the unlock path's own statements go straight to the driver (tagservice.driver)
+        run_driver_statement = driver.DriverStatement.rows
+
+        def counted(statement, conn, *params):
+            statements.append(statement.sql)
+            return run_driver_statement(statement, conn, *params)
+
+        driver.DriverStatement.rows = counted
         for _ in range(20):  # warm up
             assert client.post("/api/v1/unlock", json=body, headers=headers).status_code == 200
         if args.sql:

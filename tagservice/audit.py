@@ -22,11 +22,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from blinker import Namespace
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.util import identity_key
 
-from .db import begin_write, db, in_write_transaction, utcnow
+from . import driver
+from .db import begin_write, db, in_write_transaction, session_idle, utcnow
+from .driver import DriverStatement
 from .models import (
     GENESIS_HASH,
     TAG_ID_RE,
@@ -146,7 +150,7 @@ def record_event(
     commit: bool = True,
     now: datetime | None = None,
     **details: Any,
-) -> AuditEvent:
+) -> RecordedEvent:
     """Append one event to the chain and (by default) commit it.
 
     With `commit=False` the event joins a write transaction the caller opened with
@@ -179,27 +183,28 @@ def record_event(
         "client": _clip(client, 64),
         "details": details_json,
     }
+    when = (now or utcnow()).astimezone(UTC)
     try:
-        begin_write(session)
-        # The caller's own pending changes go first, so every writer takes its row locks
-        # before the head's (an INSERT's foreign key locks the row it names on PostgreSQL):
-        # one lock order, no deadlock between a sign-in and a token being issued.
-        session.flush()
-        # Core statements on the session's own connection and transaction: the ORM
-        # unit of work cost more than everything else on the unlock path together.
-        conn = session.connection()
-        head = conn.execute(_HEAD_FOR_UPDATE).one_or_none()
-        if head is None:
-            raise AuditWriteError("the audit trail has no head row: run `tagservice init`")
-        values["id"] = head.last_id + 1
-        values["prev_hash"] = head.last_hash
-        values["created_at"] = (now or utcnow()).astimezone(UTC)
-        values["hash"] = event_hash(values)
-        conn.execute(_INSERT_EVENT, values)
-        conn.execute(_MOVE_HEAD, {"last_id": values["id"], "last_hash": values["hash"]})
-        _expire_loaded_head(session)
-        if commit:
-            session.commit()
+        if commit and session_idle(session):
+            # Nothing of the caller's to commit with it (an API unlock never opens the
+            # session): a pooled connection and transaction of its own, without the
+            # session's machinery, which cost more than the statements themselves.
+            with driver.transaction(db.engine, write=True) as conn:
+                _append(conn, values, when)
+            events_committed.send(None, events=[_counted(values)])
+        else:
+            begin_write(session)
+            # The caller's own pending changes go first, so every writer takes its row
+            # locks before the head's (an INSERT's foreign key locks the row it names on
+            # PostgreSQL): one lock order, no deadlock between a sign-in and a token.
+            session.flush()
+            conn = session.connection()
+            _append(conn, values, when)
+            # announced (events_committed) when, and only if, this transaction commits
+            conn.info.setdefault(_PENDING, []).append(_counted(values))
+            _expire_loaded_head(session)
+            if commit:
+                session.commit()
     except (SQLAlchemyError, AuditWriteError, OSError) as e:
         try:
             session.rollback()
@@ -208,21 +213,95 @@ def record_event(
         if isinstance(e, AuditWriteError):
             raise
         raise AuditWriteError("the audit event could not be written") from e
-    # A snapshot never added to the session: callers read event.id for free, and
-    # changing the returned object cannot change the stored event.
-    return AuditEvent(**values)
+    # A snapshot, not a mapped object: callers read event.id for free, and changing
+    # it cannot change the stored event.
+    return RecordedEvent(**values)
+
+
+def _append(conn, values: dict[str, Any], when: datetime) -> None:
+    """Link `values` to the head and insert it, in `conn`'s write transaction."""
+    head = _HEAD_FOR_UPDATE.rows(conn)
+    if not head:
+        raise AuditWriteError("the audit trail has no head row: run `tagservice init`")
+    last_id, last_hash = head[0]
+    values["id"] = last_id + 1
+    values["prev_hash"] = last_hash
+    values["created_at"] = when
+    values["hash"] = event_hash(values)
+    _INSERT_EVENT.execute(conn, *(values[name] for name in EVENT_COLUMNS))
+    _MOVE_HEAD.execute(conn, values["id"], values["hash"])
+
+
+def _counted(values: dict[str, Any]) -> tuple[str, str, str]:
+    return values["kind"], values["outcome"], values["details"]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """The event as committed (the columns of AuditEvent)."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    actor_type: str
+    actor_id: str | None
+    registration: str | None
+    role: str | None
+    organisation: str | None
+    tag_id: str | None
+    reason: str | None
+    reason_text: str | None
+    outcome: str
+    client: str | None
+    details: str
+    prev_hash: str
+    hash: str
+
+
+# Committed events, announced for tagservice.metrics: `events` is a list of
+# (kind, outcome, details JSON). Events written in a session's transaction wait
+# in its connection's info until the transaction commits (a rollback drops them).
+events_committed = Namespace().signal("tagservice.audit.events-committed")
+_PENDING = "tagservice_audit_pending"
+
+
+def install_commit_hooks(engine: Engine) -> None:
+    """Announce a session transaction's events when it commits; forget them otherwise."""
+
+    def on_commit(conn) -> None:
+        pending = conn.info.pop(_PENDING, None)
+        if pending:
+            events_committed.send(None, events=pending)
+
+    def on_rollback(conn) -> None:
+        conn.info.pop(_PENDING, None)
+
+    def on_pool_reset(_dbapi_connection, connection_record, _reset_state) -> None:
+        connection_record.info.pop(_PENDING, None)
+
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "rollback", on_rollback)
+    event.listen(engine, "reset", on_pool_reset)
 
 
 _HEAD = AuditHead.__table__
-_HEAD_FOR_UPDATE = (
-    select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_EVENT = AuditEvent.__table__
+_HEAD_FOR_UPDATE = DriverStatement(
+    "SELECT last_id, last_hash FROM audit_head WHERE id = 1",
+    returns=(_HEAD.c.last_id, _HEAD.c.last_hash),
+    for_update=True,
 )
 _HEAD_KEY = identity_key(AuditHead, 1)
-_INSERT_EVENT = AuditEvent.__table__.insert()
-_MOVE_HEAD = (
-    update(_HEAD)
-    .where(_HEAD.c.id == 1)
-    .values(last_id=bindparam("last_id"), last_hash=bindparam("last_hash"))
+EVENT_COLUMNS = (*HASHED_FIELDS, "hash")  # every column: tests check none is missed
+_INSERT_EVENT = DriverStatement(
+    "INSERT INTO audit_event (id, created_at, kind, actor_type, actor_id, registration, role,"
+    " organisation, tag_id, reason, reason_text, outcome, client, details, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    binds=tuple(_EVENT.c[name] for name in EVENT_COLUMNS),
+)
+_MOVE_HEAD = DriverStatement(
+    "UPDATE audit_head SET last_id = ?, last_hash = ? WHERE id = 1",
+    binds=(_HEAD.c.last_id, _HEAD.c.last_hash),
 )
 
 

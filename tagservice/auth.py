@@ -9,12 +9,14 @@ session cookie: it takes only `Authorization: Bearer`, so it needs no CSRF token
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
 import secrets
 import time
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from flask import (
     Blueprint,
@@ -29,13 +31,13 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import bindparam, select
 
 from . import clinicians
 from .audit import EventKind
 from .clinicians import LockedOut, SignInError
-from .db import begin_write, db
-from .models import ApiToken, Clinician
+from .db import begin_write, db, reading
+from .driver import DriverStatement
+from .models import ApiToken, Clinician, ClinicianStatus
 from .security import csrf, limiter
 
 bp = Blueprint("auth", __name__)
@@ -130,7 +132,7 @@ def issue_api_token(clinician: Clinician, *, now: datetime | None = None) -> tup
     return token, expires
 
 
-def bearer_clinician() -> Clinician | None:
+def bearer_clinician() -> BearerClinician | None:
     """The clinician named by a valid `Authorization: Bearer <token>` header, or None.
 
     The token must be unexpired and unrevoked and its clinician active; whether
@@ -140,21 +142,46 @@ def bearer_clinician() -> Clinician | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 128:
         return None
-    return db.session.scalar(
-        _BEARER_CLINICIAN, {"token_hash": token_hash(token), "now": clinicians.utcnow()}
-    )
+    with reading() as conn:
+        rows = _BEARER_CLINICIAN.rows(
+            conn, token_hash(token), False, clinicians.utcnow(), ClinicianStatus.ACTIVE.value
+        )
+    return BearerClinician(*rows[0]) if rows else None
 
 
-# One query on every API request, built once: the token's row and its clinician together.
-_BEARER_CLINICIAN = (
-    select(Clinician)
-    .join(ApiToken, ApiToken.clinician_id == Clinician.id)
-    .where(
-        ApiToken.token_hash == bindparam("token_hash"),
-        ApiToken.revoked.is_(False),
-        ApiToken.expires_at > bindparam("now", type_=ApiToken.expires_at.type),
-        Clinician.status == "active",
-    )
+@dataclass(frozen=True)
+class BearerClinician:
+    """What an API request knows of its clinician: a read-only snapshot, not a mapped
+    object, so an API unlock never starts the ORM session. The rules are Clinician's."""
+
+    id: int
+    role: str
+    register: str
+    registration_number: str
+    organisation: str
+    registration_expires: date | None
+    status: str
+
+    registration = Clinician.registration
+    can_unlock = Clinician.can_unlock
+
+
+# One statement on every API request: the token's row and its clinician together.
+_BEARER_COLUMNS = tuple(
+    Clinician.__table__.c[field.name] for field in dataclasses.fields(BearerClinician)
+)
+_BEARER_CLINICIAN = DriverStatement(
+    "SELECT c.id, c.role, c.register, c.registration_number, c.organisation,"
+    " c.registration_expires, c.status"
+    " FROM api_token t JOIN clinician c ON c.id = t.clinician_id"
+    " WHERE t.token_hash = ? AND t.revoked = ? AND t.expires_at > ? AND c.status = ?",
+    binds=(
+        ApiToken.__table__.c.token_hash,
+        ApiToken.__table__.c.revoked,
+        ApiToken.__table__.c.expires_at,
+        Clinician.__table__.c.status,
+    ),
+    returns=_BEARER_COLUMNS,
 )
 
 

@@ -9,6 +9,8 @@ and take the write lock before it reads anything (see `begin_write`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+from . import driver
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -146,6 +150,30 @@ def in_write_transaction(session=None) -> bool:
     session = _unscoped(session)
     txn = session.get_transaction()
     return txn is not None and session.info.get(_WRITE_TXN) is txn
+
+
+def session_idle(session=None) -> bool:
+    """No transaction open and nothing pending: work may take a connection of its own."""
+    session = _unscoped(session)
+    return not (session.in_transaction() or session.new or session.dirty or session.deleted)
+
+
+@contextmanager
+def reading(session=None) -> Iterator[driver.Connectionlike]:
+    """A connection to read with, for driver statements (tagservice.driver).
+
+    The session's own when it is in use, so a caller sees what it has written
+    (flushed first, as a query would); otherwise a pooled connection in a
+    transaction of its own, so a request that only reads (an API unlock before
+    its audit event) never starts the session's machinery.
+    """
+    session = _unscoped(session)
+    if session_idle(session):
+        with driver.transaction(session.get_bind(), write=False) as conn:
+            yield conn
+    else:
+        session.flush()
+        yield session.connection()
 
 
 def _unscoped(session) -> Session:

@@ -2,8 +2,8 @@
 
 Counting stays off the hot path and out of other modules: two Flask signals
 read the endpoint and the final status code of each request, and audited
-failures are counted from the audit events as they commit (SQLAlchemy
-engine events), so neither the views nor `audit.record_event` change. Every
+failures are counted from the audit events as they commit (the
+`audit.events_committed` signal), so the views need not know. Every
 label is a small fixed set of values: never a tag id, a clinician, an address
 or anything from a summary.
 
@@ -43,12 +43,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy import event
-from sqlalchemy.sql.dml import Insert
 
-from . import crypto
+from . import audit, crypto
 from .db import db
-from .models import AuditEvent
 
 bp = Blueprint("metrics", __name__)
 
@@ -148,47 +145,21 @@ def _on_request_finished(sender: Flask, response: Response, **_extra) -> None:
         FAILURES.labels(STATUS_FAILURE_KINDS[code]).inc()
 
 
-# ----------------------------------------------------------------- audit hooks
-# Audit events are counted when the transaction that inserted them commits, from
-# engine events, so the count follows whatever `audit.record_event` does inside
-# (ORM or Core) and a rolled-back event is never counted.
-
-_PENDING = "tagservice_metrics_pending"
-AUDIT_TABLE = AuditEvent.__table__.name
+# ----------------------------------------------------------------- audit events
+# Counted when the transaction that wrote them commits (audit.events_committed),
+# so a rolled-back event is never counted.
 
 
-def _after_execute(conn, clause, multiparams, params, _options, _result) -> None:
-    if not isinstance(clause, Insert) or clause.table.name != AUDIT_TABLE:
-        return
-    rows = multiparams if multiparams else [params or clause.compile().params]
-    conn.info.setdefault(_PENDING, []).extend(
-        (row.get("kind"), row.get("outcome"), row.get("details")) for row in rows
-    )
-
-
-def _on_commit(conn) -> None:
-    for kind, outcome, details in conn.info.pop(_PENDING, ()):
-        if kind and outcome:
-            observe_event(kind, outcome, details)
-
-
-def _on_rollback(conn) -> None:
-    conn.info.pop(_PENDING, None)
-
-
-def _on_pool_reset(_dbapi_connection, connection_record, _reset_state) -> None:
-    """A connection going back to the pool forgets events it never committed."""
-    connection_record.info.pop(_PENDING, None)
+def _on_events_committed(_sender, events: list[tuple[str, str, str]]) -> None:
+    for kind, outcome, details in events:
+        observe_event(kind, outcome, details)
 
 
 def _install_audit_hooks(app: Flask) -> None:
-    """Listen on this app's engine (one per app, so each is hooked once)."""
+    """Hook this app's engine (one per app, so each is hooked once)."""
     with app.app_context():
-        engine = db.engine
-    event.listen(engine, "after_execute", _after_execute)
-    event.listen(engine, "commit", _on_commit)
-    event.listen(engine, "rollback", _on_rollback)
-    event.listen(engine, "reset", _on_pool_reset)
+        audit.install_commit_hooks(db.engine)
+    audit.events_committed.connect(_on_events_committed)
 
 
 # ----------------------------------------------------------------- the endpoint

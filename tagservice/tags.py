@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 
-from .db import db, utcnow
+from .db import db, reading, utcnow
+from .driver import DriverStatement
 from .models import TAG_ID_RE, Tag, TagStatus
 
 UNKNOWN = "unknown"
@@ -102,12 +103,15 @@ def tag_status(tag_id: str, today: date | None = None) -> str:
     (see the module docstring). It is accepted so callers need not change if a
     date rule is ever added.
     """
-    # Only the status column, by a statement built once: this runs on every scan and unlock.
-    status = db.session.scalar(_STATUS, {"tag_id": _normalise(tag_id)})
-    return UNKNOWN if status is None else status
+    # One column, on the driver: this runs on every scan and unlock.
+    with reading() as conn:
+        rows = _STATUS.rows(conn, _normalise(tag_id))
+    return rows[0][0] if rows else UNKNOWN
 
 
-_STATUS = select(Tag.status).where(Tag.tag_id == bindparam("tag_id"))
+_STATUS = DriverStatement(
+    "SELECT status FROM tag WHERE tag_id = ?", binds=(Tag.tag_id,), returns=(Tag.status,)
+)
 
 
 def review_overdue(tag: Tag, today: date) -> bool:

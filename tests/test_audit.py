@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -96,7 +98,8 @@ def test_an_event_records_who_acted_with_their_registration(make_clinician):
 
 def test_the_returned_event_is_a_snapshot_that_cannot_edit_the_trail(app_context):
     event = record_event(EventKind.TAG_SCANNED, outcome="success", tag_id=TAG)
-    event.outcome = "denied"  # no effect: the object is detached from the session
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.outcome = "denied"
     db.session.commit()
     assert db.session.get(AuditEvent, 1).outcome == "success" and verify_chain().ok
 

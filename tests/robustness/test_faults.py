@@ -244,30 +244,37 @@ def test_a_database_locked_by_another_writer_refuses_with_503(app, settings, acc
     assert api_unlock(app, account["token"], account["url"]).status_code == 200
 
 
-def test_postgresql_dying_just_before_the_audit_insert_shows_nothing(app, settings, account):
+def test_postgresql_dying_just_before_the_audit_insert_shows_nothing(
+    app, settings, account, monkeypatch
+):
     if settings.database_url.startswith("sqlite"):
         pytest.skip("needs a PostgreSQL server (TAGSERVICE_TEST_DATABASE_URL)")
     from sqlalchemy import create_engine, text
 
+    from tagservice import audit
     from tagservice.db import engine_url
 
     # Given our own server connection is terminated as the audit INSERT is about to run
     # (only this test's backend: other tests sharing the server are not disturbed)
     killer = create_engine(engine_url(settings.database_url))
-    with app.app_context():
-        engine = db.engine
+    insert = audit._INSERT_EVENT
 
-    def terminate(conn, _cursor, statement, *_args):
-        if statement.startswith("INSERT INTO audit_event"):
-            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    class TerminatedFirst:
+        binds = insert.binds
+
+        def execute(self, conn, *params):
+            cursor = conn.connection.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
             with killer.begin() as k:
                 k.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            insert.execute(conn, *params)
 
-    event.listen(engine, "before_cursor_execute", terminate)
+    monkeypatch.setattr(audit, "_INSERT_EVENT", TerminatedFirst())
     try:
         response = api_unlock(app, account["token"], account["url"])
     finally:
-        event.remove(engine, "before_cursor_execute", terminate)
+        monkeypatch.undo()
         killer.dispose()
     assert_refused_and_nothing_shown(response)
     assert api_unlock(app, account["token"], account["url"]).status_code == 200

@@ -1,0 +1,171 @@
+"""Driver statements (tagservice.driver): the unlock path's SQL without the ORM.
+
+They must write and read exactly what the ORM would, fail as SQLAlchemy errors
+without leaking their values, and keep the audit chain whole under concurrency.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from tagservice import auth, driver
+from tagservice.audit import EVENT_COLUMNS, EventKind, record_event, verify_chain
+from tagservice.db import begin_write, db, reading
+from tagservice.models import ApiToken, AuditEvent, Clinician, Tag
+
+WHEN = datetime(2026, 3, 1, 3, 14, 15, 926535, tzinfo=UTC)
+TAG = "0123456789abcdef"
+
+_TAG_BY_ISSUED = driver.DriverStatement(
+    "SELECT tag_id, issued_at FROM tag WHERE issued_at = ?",
+    binds=(Tag.__table__.c.issued_at,),
+    returns=(Tag.__table__.c.tag_id, Tag.__table__.c.issued_at),
+)
+
+
+def _tag(issued: datetime = WHEN) -> Tag:
+    return Tag(tag_id=TAG, issuer_kid="00" * 4, reader_kid="11" * 4, issued_at=issued)
+
+
+def _add_tag(issued: datetime) -> None:
+    db.session.add(_tag(issued))
+    db.session.commit()
+
+
+def test_one_bind_column_per_placeholder():
+    with pytest.raises(ValueError, match="placeholder"):
+        driver.DriverStatement("SELECT 1 FROM tag WHERE tag_id = ?")
+
+
+def test_the_insert_names_every_audit_column():
+    assert sorted(EVENT_COLUMNS) == sorted(AuditEvent.__table__.c.keys())
+
+
+def test_values_go_through_the_column_types_both_ways(app_context):
+    _add_tag(WHEN)  # written by the ORM
+    with reading() as conn:
+        rows = _TAG_BY_ISSUED.rows(conn, WHEN)
+    assert rows == [(TAG, WHEN)]  # found by an aware datetime, read back aware
+    assert rows[0][1].tzinfo is not None
+
+
+def test_an_event_written_by_the_driver_reads_back_the_same_through_the_orm(app_context):
+    event = record_event(
+        EventKind.TAG_UNLOCKED, outcome="success", tag_id=TAG, reason="999", now=WHEN, why="x"
+    )
+    stored = db.session.get(AuditEvent, event.id)
+    for name in EVENT_COLUMNS:
+        assert getattr(stored, name) == getattr(event, name), name
+    assert verify_chain().ok
+
+
+def test_the_bearer_query_matches_the_orm_rules(app_context, make_clinician):
+    clinician = make_clinician()
+    now = datetime.now(UTC)
+    tokens = {
+        "good": dict(expires_at=now + timedelta(hours=1), revoked=False),
+        "expired": dict(expires_at=now - timedelta(seconds=1), revoked=False),
+        "revoked": dict(expires_at=now + timedelta(hours=1), revoked=True),
+    }
+    for name, fields in tokens.items():
+        db.session.add(
+            ApiToken(
+                clinician_id=clinician.id,
+                token_hash=auth.token_hash(name),
+                created_at=now,
+                **fields,
+            )
+        )
+    db.session.commit()
+    found = {}
+    for name in tokens:
+        with reading() as conn:
+            found[name] = auth._BEARER_CLINICIAN.rows(
+                conn, auth.token_hash(name), False, datetime.now(UTC), "active"
+            )
+    assert [row[0] for row in found["good"]] == [clinician.id]
+    assert found["expired"] == [] and found["revoked"] == []
+    snapshot = auth.BearerClinician(*found["good"][0])
+    assert snapshot.registration == clinician.registration
+    assert snapshot.can_unlock(date.today()) == clinician.can_unlock(date.today())
+    assert isinstance(snapshot.registration_expires, date | None)
+
+
+def test_driver_errors_arrive_as_sqlalchemy_errors_without_their_values(app_context):
+    missing = driver.DriverStatement(
+        "SELECT tag_id FROM no_such_table WHERE tag_id = ?",
+        binds=(Tag.__table__.c.tag_id,),
+        returns=(Tag.__table__.c.tag_id,),
+    )
+    with pytest.raises(SQLAlchemyError) as caught:
+        with reading() as conn:
+            missing.rows(conn, "secret-value-0123")
+    assert "secret-value-0123" not in str(caught.value)
+
+
+def test_a_write_transaction_rolls_back_when_its_block_raises(app_context):
+    columns = ("tag_id", "issuer_kid", "reader_kid", "issued_at", "status", "created_at")
+    insert = driver.DriverStatement(
+        f"INSERT INTO tag ({', '.join(columns)}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+        binds=tuple(Tag.__table__.c[n] for n in columns),
+    )
+    with pytest.raises(RuntimeError):
+        with driver.transaction(db.engine, write=True) as conn:
+            insert.execute(conn, TAG, "00" * 4, "11" * 4, WHEN, "active", WHEN)
+            raise RuntimeError("after the insert")
+    assert db.session.scalar(select(Tag).where(Tag.tag_id == TAG)) is None
+
+
+def test_sqlite_writers_queue_on_a_private_lock_file(app_context):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL queues writers on the head row's lock")
+    record_event(EventKind.TAG_SCANNED, outcome="success")
+    lock = f"{db.engine.url.database}-writers"
+    assert stat.S_IMODE(os.stat(lock).st_mode) == 0o600
+
+
+def test_a_session_with_pending_changes_commits_them_with_its_event(app_context):
+    db.session.add(_tag())
+    record_event(EventKind.TAG_ISSUED, outcome="success", tag_id=TAG)
+    db.session.rollback()  # nothing left to roll back: both were committed together
+    assert db.session.scalar(select(Tag.tag_id)) == TAG
+    assert db.session.get(AuditEvent, 1).kind == "tag.issued"
+
+
+def test_an_event_joins_an_open_write_transaction(app_context):
+    begin_write()
+    record_event(EventKind.TAG_SCANNED, outcome="success", commit=False)
+    db.session.rollback()
+    assert db.session.get(AuditEvent, 1) is None
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(app):
+    """Threads stand in for workers: each append takes its own pooled connection."""
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            with app.app_context():
+                for _ in range(n):
+                    record_event(EventKind.TAG_SCANNED, outcome="success", client="10.0.0.1")
+                db.session.remove()
+        except BaseException as e:  # reported below, with the thread's own traceback
+            errors.append(e)
+
+    threads = [threading.Thread(target=append, args=(25,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        result = verify_chain()
+        assert result.ok and result.count == 100
+        assert db.session.scalar(select(Clinician)) is None

@@ -248,8 +248,13 @@ class _RefuseEveryTag(Mapping):
     __len__ = staticmethod(lambda: 0)
 
 
-def decode(data: bytes) -> dict:
-    """The normalised summary held by compact bytes; ValueError for anything malformed."""
+def decode(data: bytes, *, today: date = model.LATEST_DATE) -> dict:
+    """The normalised summary held by compact bytes; ValueError for anything malformed.
+
+    The result has passed `summary.validate` with `today` (the default accepts
+    any storable date of birth), so a caller that wants the date of birth
+    checked against the real date passes it here rather than validating again.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("decode() takes bytes")
     data = bytes(data)
@@ -275,7 +280,7 @@ def decode(data: bytes) -> dict:
     except (struct.error, TypeError, IndexError, KeyError, OverflowError) as error:
         raise ValueError("compact summary is malformed") from error
     try:
-        return model.validate(summary, today=model.LATEST_DATE)
+        return model.validate(summary, today=today)
     except ValueError as error:
         raise ValueError(f"compact summary holds an invalid summary: {error}") from error
 

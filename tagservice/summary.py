@@ -127,6 +127,19 @@ class SummaryError(ValueError):
         super().__init__(f"the summary has {len(self.errors)} problem(s): {detail}")
 
 
+def _has_rejected_char(text: str) -> bool:
+    """True if any character of `text` is in _REJECTED_CATEGORIES.
+
+    Fast path: str.isprintable() is False for every character in the Other (C*)
+    and Separator (Z*) categories except the ASCII space, which covers all of
+    _REJECTED_CATEGORIES; so printable text (nearly every field) needs no
+    per-character lookup. Anything else gets the exact per-character check.
+    """
+    if text.isprintable():
+        return False
+    return any(unicodedata.category(c) in _REJECTED_CATEGORIES for c in text)
+
+
 def nhs_number_is_valid(number: object) -> bool:
     """True for a 10-digit NHS number (spaces/hyphens allowed) with a correct Modulus 11 check."""
     if not isinstance(number, str):
@@ -203,7 +216,7 @@ class _Checker:
             if field.required:
                 self.error(path, f"{field.label} is required.")
             return None  # an empty optional field is the same as leaving it out
-        if any(unicodedata.category(c) in _REJECTED_CATEGORIES for c in text):
+        if _has_rejected_char(text):
             self.error(path, f"{field.label} must not contain line breaks or control characters.")
             return None
         if field.kind == "nhs":

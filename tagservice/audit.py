@@ -185,7 +185,7 @@ def record_event(
     }
     when = (now or utcnow()).astimezone(UTC)
     try:
-        if commit and session_idle(session):
+        if commit and session_idle():
             # Nothing of the caller's to commit with it (an API unlock never opens the
             # session): a pooled connection and transaction of its own, without the
             # session's machinery, which cost more than the statements themselves.

@@ -154,6 +154,8 @@ def in_write_transaction(session=None) -> bool:
 
 def session_idle(session=None) -> bool:
     """No transaction open and nothing pending: work may take a connection of its own."""
+    if session is None and not db.session.registry.has():
+        return True  # this request has not made a session: asking would make one
     session = _unscoped(session)
     return not (session.in_transaction() or session.new or session.dirty or session.deleted)
 
@@ -167,11 +169,11 @@ def reading(session=None) -> Iterator[driver.Connectionlike]:
     transaction of its own, so a request that only reads (an API unlock before
     its audit event) never starts the session's machinery.
     """
-    session = _unscoped(session)
     if session_idle(session):
-        with driver.transaction(session.get_bind(), write=False) as conn:
+        with driver.transaction(db.engine, write=False) as conn:
             yield conn
     else:
+        session = _unscoped(session)
         session.flush()
         yield session.connection()
 

@@ -136,6 +136,7 @@ def running(
     workers: int = 2,
     summaries: tuple[str, ...] = ("summary-typical.json",),
     gunicorn_args: tuple[str, ...] = (),
+    app: str = "wsgi:app",
     **env: str,
 ) -> Iterator[Instance]:
     """A set-up instance served by gunicorn; stopped (by its own PID) on exit."""
@@ -147,7 +148,7 @@ def running(
             inst.proc = subprocess.Popen(
                 [
                     str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                    "--workers", str(workers), *gunicorn_args, "wsgi:app",
+                    "--workers", str(workers), *gunicorn_args, app,
                 ],
                 cwd=ROOT, env=inst.env, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip

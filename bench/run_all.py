@@ -106,7 +106,7 @@ def chart_qr(rows: list[qr_size.Row], path: Path) -> None:
 
 def chart_latency(result: unlock.Result, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for load, style in zip(result.loads, ("-", "-"), strict=True):
+    for load, style in zip(result.loads, ("-", "--", "-"), strict=True):
         qs = sorted(load.percentiles)
         label = f"{load.name}: {load.rps:.0f} req/s"
         ax.plot([load.percentiles[q] for q in qs], qs, style, label=label)

@@ -16,6 +16,10 @@ from .security import csrf, limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+#: The largest body any API request needs: a tag URL is under 2 KB, a sign-in smaller.
+#: (The app-wide limit is set for the portal's FHIR uploads.)
+MAX_API_BODY = 64 * 1024
+
 
 def _error(status: int, error: str, message: str):
     return jsonify(error=error, message=message), status
@@ -105,6 +109,13 @@ def audit_verify():
     )
 
 
+def _limit_api_body() -> None:
+    """Refuse an oversized API body with 413 before anything reads it."""
+    if request.path.startswith("/api/"):  # also /api/v1/session, in the auth blueprint
+        request.max_content_length = MAX_API_BODY
+
+
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
+    app.before_request(_limit_api_body)
     app.register_blueprint(bp)

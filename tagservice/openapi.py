@@ -16,6 +16,7 @@ def _error_responses(*codes: int) -> dict:
         403: "Not permitted",
         404: "Not found",
         410: "Tag revoked or expired",
+        413: "Body too large (the API takes at most 64 KB)",
         429: "Rate limited",
         503: "Cannot record the access; nothing shown",
     }
@@ -78,7 +79,7 @@ def document() -> dict:
                                 },
                             },
                         ),
-                        **_error_responses(400, 401, 403, 429),
+                        **_error_responses(400, 401, 403, 413, 429),
                     },
                 }
             },
@@ -114,7 +115,7 @@ def document() -> dict:
                                 },
                             },
                         ),
-                        **_error_responses(400, 401, 403, 410, 429, 503),
+                        **_error_responses(400, 401, 403, 410, 413, 429, 503),
                     },
                 }
             },

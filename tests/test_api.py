@@ -148,3 +148,15 @@ def test_scan_path_is_also_reachable_with_whole_url_in_api(client, token, tag_ur
         "/api/v1/unlock", headers=bearer(token), json={"tag": path_of(tag_url)[3:], "reason": "ae"}
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/unlock", "/api/v1/session"])
+def test_an_oversized_api_body_is_refused_with_413_json(client, token, tag_url, path):
+    padding = "x" * (64 * 1024)
+    response = client.post(
+        path,
+        json={"tag": tag_url, "reason": "999", "reason_text": padding},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 413
+    assert response.json["error"] and response.json["message"]

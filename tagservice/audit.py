@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.util import identity_key
 
 from . import driver
-from .db import begin_write, db, in_write_transaction, session_idle, utcnow
+from .db import begin_write, db, end_reads, in_write_transaction, utcnow
 from .driver import DriverStatement
 from .models import (
     GENESIS_HASH,
@@ -185,10 +185,11 @@ def record_event(
     }
     when = (now or utcnow()).astimezone(UTC)
     try:
-        if commit and session_idle():
+        if commit and end_reads():
             # Nothing of the caller's to commit with it (an API unlock never opens the
-            # session): a pooled connection and transaction of its own, without the
-            # session's machinery, which cost more than the statements themselves.
+            # session; a page has only read): a pooled connection and transaction of
+            # its own, without the session's machinery, which cost more than the
+            # statements themselves, and queued with the other SQLite writers.
             with driver.transaction(db.engine, write=True) as conn:
                 _append(conn, values, when)
             events_committed.send(None, events=[_counted(values)])

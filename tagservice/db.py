@@ -160,6 +160,26 @@ def session_idle(session=None) -> bool:
     return not (session.in_transaction() or session.new or session.dirty or session.deleted)
 
 
+def end_reads() -> bool:
+    """End the session's transaction unless it holds the caller's own writes; True if ended.
+
+    Then an append may take a pooled connection and transaction of its own
+    (tagservice.driver) instead of the session's. A session with pending
+    changes, or in a transaction opened by `begin_write`, keeps them: the caller
+    means them to commit with what comes next. A transaction that has only read
+    (or flushed changes outside `begin_write`) is committed, as `begin_write`
+    would commit it.
+    """
+    if not db.session.registry.has():
+        return True
+    session = db.session()
+    if in_write_transaction(session) or session.new or session.dirty or session.deleted:
+        return False
+    if session.in_transaction():
+        session.commit()
+    return True
+
+
 @contextmanager
 def reading(session=None) -> Iterator[driver.Connectionlike]:
     """A connection to read with, for driver statements (tagservice.driver).

@@ -11,10 +11,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 
-from tagservice import crypto, keys
+from tagservice import auth, clinicians, crypto, keys
 from tagservice.db import db
 from tagservice.models import AuditEvent
 
@@ -62,6 +64,25 @@ def sign_in(client, app, **overrides):
     with client.session_transaction() as s:
         s.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
     return cid
+
+
+def enable_clinician_sign_in(app, settings):
+    """Cheap argon2, a KEK for TOTP secrets and the auth blueprints: clinicians can sign in."""
+    app.config["ARGON2_PARAMS"] = FAST_ARGON2
+    keys.write_private(settings.kek_file, keys.generate_kek())
+    if "auth" not in app.blueprints:
+        auth.init_app(app)
+    return app
+
+
+def clinician_with_totp(app, email: str, password: str) -> pyotp.TOTP:
+    """Add Ann Medic, an active paramedic with this email and password; return her TOTP."""
+    with app.app_context():
+        _, _, uri = clinicians.add_clinician(
+            email, "Ann Medic", "paramedic", "HCPC", "PA12345", "Example Ambulance Service",
+            password=password,
+        )  # fmt: skip
+    return pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
 
 
 def unlock_form(client, url, **form):

@@ -1,4 +1,10 @@
-"""Shared by the portal tests: sign up and in, fill the editor, issue and revoke cards."""
+"""Shared by the portal tests: sign up and in, fill the editor, issue and revoke cards.
+
+The fixtures `portal` and `patient` are defined here once, as `portal_fixture` and
+`patient_fixture`: a test module imports those names and pytest finds the fixtures in its
+namespace. The function names differ from the fixture names so that a test's `portal`
+argument does not shadow an import.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import hashlib
 import io
 import re
 from pathlib import Path
+
+import pytest
 
 from tagservice import crypto, keys
 from tagservice import summary as summary_model
@@ -29,6 +37,18 @@ def signed_up(app):
     client = app.test_client()
     signup(client)
     return client
+
+
+@pytest.fixture(name="portal")
+def portal_fixture(app, settings):
+    """The app, set up for the patient portal (make_portal)."""
+    return make_portal(app, settings)
+
+
+@pytest.fixture(name="patient")
+def patient_fixture(portal):
+    """A test client signed in as a newly signed-up patient (signed_up)."""
+    return signed_up(portal)
 
 
 def signup(client, email="pat@example.com", password=PASSWORD, confirm=None):

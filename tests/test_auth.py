@@ -6,7 +6,6 @@ import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
@@ -15,10 +14,9 @@ from sqlalchemy import select
 
 from tagservice import auth, clinicians
 from tagservice.db import db
-from tagservice.keys import generate_kek, write_private
 from tagservice.models import ApiToken
+from tests.helpers import clinician_with_totp, enable_clinician_sign_in
 
-FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 PASSWORD = "correct horse battery"
 EMAIL = "ann.medic@example.nhs.uk"
 GENERIC = "Email, password or code not recognised."
@@ -26,11 +24,8 @@ GENERIC = "Email, password or code not recognised."
 
 @pytest.fixture(autouse=True)
 def web_app(app, settings):
-    """Cheap argon2, a KEK for TOTP secrets, the auth blueprints and a bearer-token probe."""
-    app.config["ARGON2_PARAMS"] = FAST_ARGON2
-    write_private(settings.kek_file, generate_kek())
-    if "auth" not in app.blueprints:
-        auth.init_app(app)
+    """Clinician sign-in (enable_clinician_sign_in) and a bearer-token probe."""
+    enable_clinician_sign_in(app, settings)
 
     @auth.clinician_required
     def whoami():
@@ -42,12 +37,7 @@ def web_app(app, settings):
 
 @pytest.fixture
 def totp(app):
-    with app.app_context():
-        _, _, uri = clinicians.add_clinician(
-            EMAIL, "Ann Medic", "paramedic", "HCPC", "PA12345", "Example Ambulance Service",
-            password=PASSWORD,
-        )  # fmt: skip
-    return pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    return clinician_with_totp(app, EMAIL, PASSWORD)
 
 
 class Codes:

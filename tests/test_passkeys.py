@@ -7,20 +7,17 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import pyotp
 import pytest
 from sqlalchemy import select
 
-from tagservice import auth, clinicians
+from tagservice import clinicians
 from tagservice.db import db
-from tagservice.keys import generate_kek, write_private
 from tagservice.models import AuditEvent, Clinician, Passkey
+from tests.helpers import clinician_with_totp, enable_clinician_sign_in
 
 from .webauthn_soft import SoftAuthenticator, b64url
 
-FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 PASSWORD = "correct horse battery"
 EMAIL = "ann.medic@example.nhs.uk"
 ORIGIN = "http://localhost:8000"  # browsers accept localhost as an RP id, not 127.0.0.1
@@ -33,21 +30,12 @@ def settings(settings):
 
 @pytest.fixture(autouse=True)
 def web_app(app, settings):
-    app.config["ARGON2_PARAMS"] = FAST_ARGON2
-    write_private(settings.kek_file, generate_kek())
-    if "auth" not in app.blueprints:
-        auth.init_app(app)
-    return app
+    return enable_clinician_sign_in(app, settings)
 
 
 @pytest.fixture
 def totp(app):
-    with app.app_context():
-        _, _, uri = clinicians.add_clinician(
-            EMAIL, "Ann Medic", "paramedic", "HCPC", "PA12345", "Example Ambulance Service",
-            password=PASSWORD,
-        )  # fmt: skip
-    return pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    return clinician_with_totp(app, EMAIL, PASSWORD)
 
 
 def csrf_token(client, path) -> str:

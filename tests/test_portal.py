@@ -8,7 +8,6 @@ import re
 import time
 
 import pyotp
-import pytest
 
 from tagservice import audit
 from tests.helpers import FIXTURES, csrf_from, events, sign_in, unlock_form
@@ -16,27 +15,16 @@ from tests.portal_helpers import (
     PASSWORD,
     field_html,
     issued_card,
-    make_portal,
+    patient_fixture,  # noqa: F401 (the fixture `patient`)
     patient_tags,
+    portal_fixture,  # noqa: F401 (the fixture `portal`)
     revoke,
     scan_path,
-    signed_up,
     signin,
     signup,
     token,
     upload,
 )
-
-
-@pytest.fixture
-def portal(app, settings):
-    return make_portal(app, settings)
-
-
-@pytest.fixture
-def patient(portal):
-    return signed_up(portal)
-
 
 # --- the way in --------------------------------------------------------------------
 

@@ -12,24 +12,13 @@ from tests.portal_helpers import (
     issue,
     issued_card,
     keys_tag_id,
-    make_portal,
+    patient_fixture,  # noqa: F401 (the fixture `patient`)
     patient_tags,
+    portal_fixture,  # noqa: F401 (the fixture `portal`)
     revoke,
     save,
     scan_path,
-    signed_up,
 )
-
-
-@pytest.fixture
-def portal(app, settings):
-    return make_portal(app, settings)
-
-
-@pytest.fixture
-def patient(portal):
-    return signed_up(portal)
-
 
 # --- cards ---------------------------------------------------------------------------
 

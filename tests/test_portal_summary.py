@@ -16,25 +16,14 @@ from tests.portal_helpers import (
     field_html,
     fields_of,
     issue,
-    make_portal,
     oversized,
+    patient_fixture,  # noqa: F401 (the fixture `patient`)
     patient_tags,
+    portal_fixture,  # noqa: F401 (the fixture `portal`)
     save,
-    signed_up,
     token,
     upload,
 )
-
-
-@pytest.fixture
-def portal(app, settings):
-    return make_portal(app, settings)
-
-
-@pytest.fixture
-def patient(portal):
-    return signed_up(portal)
-
 
 # --- the editor ----------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
 Processor = Callable[[Any], Any] | None
+Converters = tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor), where needed
 # What a DriverStatement runs on: SQLAlchemy's Connection or a PooledConnection.
 Connectionlike = Any
 
@@ -47,47 +48,56 @@ class DriverStatement:
             raise ValueError("one bind column per ? placeholder")
         self.sql, self.binds, self.returns = sql, tuple(binds), tuple(returns)
         self.for_update = for_update
-        self._prepared: dict[str, tuple[str, list[Processor], list[Processor]]] = {}
+        self._prepared: dict[str, tuple[str, Converters, Converters]] = {}
 
-    def _prepare(self, dialect: Dialect) -> tuple[str, list[Processor], list[Processor]]:
+    def _prepare(self, dialect: Dialect) -> tuple[str, Converters, Converters]:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
             sql = self.sql if dialect.paramstyle == "qmark" else self.sql.replace("?", "%s")
             if self.for_update and dialect.name != "sqlite":
                 sql += " FOR UPDATE"
-            binds = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.binds]
-            results = [
+            binds = _converters(
+                c.type.dialect_impl(dialect).bind_processor(dialect) for c in self.binds
+            )
+            results = _converters(
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in self.returns
-            ]
+            )
             prepared = self._prepared[dialect.name] = (sql, binds, results)
         return prepared
 
     def rows(self, conn: Connectionlike, *params: Any) -> list[tuple]:
         """Run it in `conn`'s transaction; the rows, each value through its column's type."""
+        if len(params) != len(self.binds):
+            raise TypeError(f"{len(self.binds)} values expected, {len(params)} given")
         sql, binds, results = self._prepare(conn.dialect)
-        values = tuple(
-            value if bind is None else bind(value)
-            for bind, value in zip(binds, params, strict=True)
-        )
+        values = list(params)
+        for i, convert in binds:
+            values[i] = convert(values[i])
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, values)
-            fetched = cursor.fetchall() if results else []
+            fetched = cursor.fetchall() if self.returns else []
         except conn.dialect.loaded_dbapi.Error as e:
             raise _translated(conn, sql, e, cursor) from e
         finally:
             with suppress(Exception):  # a dead connection's cursor may not close
                 cursor.close()
-        return [
-            tuple(
-                value if result is None else result(value)
-                for result, value in zip(results, row, strict=True)
-            )
-            for row in fetched
-        ]
+        if not results:
+            return [tuple(row) for row in fetched]
+        converted = []
+        for row in fetched:
+            row = list(row)
+            for i, convert in results:
+                row[i] = convert(row[i])
+            converted.append(tuple(row))
+        return converted
 
     def execute(self, conn: Connectionlike, *params: Any) -> None:
         self.rows(conn, *params)
+
+
+def _converters(processors) -> Converters:
+    return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
 
 class PooledConnection:

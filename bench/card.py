@@ -62,10 +62,10 @@ def median_ms(render, url: str, runs: int) -> tuple[float, int]:
     return statistics.median(times), size
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed renders per case")
-    runs = parser.parse_args().runs
+    runs = parser.parse_args(argv).runs
     header = f"{'tag':<10} {'v':>3} {'case':<24} {'median ms':>10} {'bytes':>9} {'x base':>7}"
     print(header)
     print("-" * len(header))

@@ -1,13 +1,13 @@
 """Run every benchmark, bounded, and write bench/RESULTS.md with tables and charts.
 
-`make bench` runs this. Order: QR size (seconds), pages (seconds), decode
+`make bench` runs this. Order: QR size (seconds), cards (seconds), pages (seconds), decode
 (about a minute), unlock on gunicorn (about a minute). A watchdog stops the
 whole run after --max-minutes (default 10); each benchmark has its own bound
 too. Charts (matplotlib, PNG) go next to this file:
 
 * qr_version.png: QR version against summary content, tagservice and the
   SMART Health Card baseline;
-* unlock_latency.png: latency percentiles of the unlock API against the
+* unlock_latency.png: latency percentiles of the unlock API and the floor route against the
   trivial /healthz route on the same gunicorn in the same run;
 * decode_rates.png: decode rate by degradation, ECC M against Q.
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
+import card  # noqa: E402
 import decode  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pages  # noqa: E402
@@ -194,6 +195,15 @@ def main() -> int:
             table,
             summary,
             "qr_version.png",
+        )
+        _status, text = capture(card.main, ["--runs", "5" if args.quick else "15"])
+        table, summary = text.rstrip().rsplit("\n", 1)
+        section(
+            "Printable cards (bench/card.py)",
+            "Median time to render each printable form of a card in one process, against "
+            "the bare QR PNG of the same tag URL in the same run.",
+            table,
+            summary,
         )
         result_pages = pages.run()
         section(

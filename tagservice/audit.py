@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ from .models import (
     Outcome,
     Patient,
 )
+
+log = logging.getLogger(__name__)
 
 
 class EventKind(StrEnum):
@@ -192,7 +195,7 @@ def record_event(
             # statements themselves, and queued with the other SQLite writers.
             with driver.transaction(db.engine, write=True) as conn:
                 _append(conn, values, when)
-            events_committed.send(None, events=[_counted(values)])
+            _announce([_counted(values)])
         else:
             begin_write(session)
             # The caller's own pending changes go first, so every writer takes its row
@@ -266,13 +269,21 @@ events_committed = Namespace().signal("tagservice.audit.events-committed")
 _PENDING = "tagservice_audit_pending"
 
 
+def _announce(events: list[tuple[str, str, str]]) -> None:
+    """Tell the listeners; a listener's failure must not undo or hide a committed event."""
+    try:
+        events_committed.send(None, events=events)
+    except Exception as e:  # logged by type only: counting is not worth a failed unlock
+        log.warning("an events_committed listener failed: %s", type(e).__name__)
+
+
 def install_commit_hooks(engine: Engine) -> None:
     """Announce a session transaction's events when it commits; forget them otherwise."""
 
     def on_commit(conn) -> None:
         pending = conn.info.pop(_PENDING, None)
         if pending:
-            events_committed.send(None, events=pending)
+            _announce(pending)
 
     def on_rollback(conn) -> None:
         conn.info.pop(_PENDING, None)

@@ -450,3 +450,18 @@ def test_outcomes_map_to_fhir_outcome_codes(app_context, outcome, code):
 @pytest.mark.parametrize("kind", list(EventKind))
 def test_every_kind_of_event_exports_as_valid_fhir(app_context, kind):
     _fhir(record_event(kind, outcome="success", actor_type="cli", kid="ab12"))
+
+
+def test_a_failing_listener_neither_undoes_nor_hides_a_committed_event(app_context, caplog):
+    from tagservice import audit
+
+    def broken(_sender, events):
+        raise RuntimeError("listener bug")
+
+    audit.events_committed.connect(broken)
+    try:
+        event = record_event(EventKind.TAG_SCANNED, outcome="success")
+    finally:
+        audit.events_committed.disconnect(broken)
+    assert db.session.get(AuditEvent, event.id) is not None and verify_chain().ok
+    assert "RuntimeError" in caplog.text and "listener bug" not in caplog.text

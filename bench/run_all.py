@@ -231,7 +231,9 @@ def main() -> int:
         section(
             "Unlock throughput and latency (bench/unlock.py)",
             "wrk, 1 thread, 16 connections against gunicorn (2 sync workers) on 127.0.0.1, "
-            "rate limits off; the baseline is /healthz on the same server in the same run. "
+            "rate limits off; the baseline is /healthz on the same server in the same run; the "
+            "floor is /bench/floor (bench/floor_app.py), which only verifies, commits one row "
+            "durably and decrypts: no unlock can cost less. "
             "`cpu ms` is the gunicorn workers' CPU time per request (from /proc), which other "
             "load on the machine does not inflate.",
             result_unlock.table,

@@ -152,12 +152,8 @@ def in_write_transaction(session=None) -> bool:
     return txn is not None and session.info.get(_WRITE_TXN) is txn
 
 
-def session_idle(session=None) -> bool:
-    """No transaction open and nothing pending: work may take a connection of its own."""
-    if session is None and not db.session.registry.has():
-        return True  # this request has not made a session: asking would make one
-    session = _unscoped(session)
-    return not (session.in_transaction() or session.new or session.dirty or session.deleted)
+def _holds_changes(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
 
 
 def end_reads() -> bool:
@@ -173,7 +169,7 @@ def end_reads() -> bool:
     if not db.session.registry.has():
         return True
     session = db.session()
-    if in_write_transaction(session) or session.new or session.dirty or session.deleted:
+    if in_write_transaction(session) or _holds_changes(session):
         return False
     if session.in_transaction():
         session.commit()
@@ -181,19 +177,20 @@ def end_reads() -> bool:
 
 
 @contextmanager
-def reading(session=None) -> Iterator[driver.Connectionlike]:
+def reading() -> Iterator[driver.Connectionlike]:
     """A connection to read with, for driver statements (tagservice.driver).
 
     The session's own when it is in use, so a caller sees what it has written
     (flushed first, as a query would); otherwise a pooled connection in a
     transaction of its own, so a request that only reads (an API unlock before
-    its audit event) never starts the session's machinery.
+    its audit event) never starts the session's machinery. Asking a session
+    that this request never made would make one, so that is checked first.
     """
-    if session_idle(session):
+    session = db.session() if db.session.registry.has() else None
+    if session is None or not (session.in_transaction() or _holds_changes(session)):
         with driver.transaction(db.engine, write=False) as conn:
             yield conn
     else:
-        session = _unscoped(session)
         session.flush()
         yield session.connection()
 

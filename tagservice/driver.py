@@ -3,12 +3,12 @@
 An unlock runs five small statements. Through SQLAlchemy's ORM and Core each
 cost more CPU than the statement itself (compiled-cache lookup, events, result
 set-up, entity loading), and the unlock is the one request the service must
-serve fast. A `DriverStatement` runs on the DBAPI cursor of a connection that
-SQLAlchemy checked out and began, so transactions, pooling and `BEGIN
-IMMEDIATE` (tagservice.db) stay SQLAlchemy's. Values still pass through the
-columns' own types, so what is written and read is exactly what the ORM would
-write and read. Driver errors come back as SQLAlchemy's exception classes, so
-callers catch one family.
+serve fast. A `DriverStatement` runs on the DBAPI cursor of either a
+connection the ORM session began, or a connection from the same pool in a
+transaction of its own (`transaction`). Values still pass through the columns'
+own types, so what is written and read is exactly what the ORM would write and
+read. Driver errors come back as SQLAlchemy's exception classes, so callers
+catch one family.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from sqlalchemy import Column
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 
-Processor = Callable[[Any], Any] | None
 Converters = tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor), where needed
 # What a DriverStatement runs on: SQLAlchemy's Connection or a PooledConnection.
 Connectionlike = Any

@@ -6,6 +6,7 @@ without leaking their values, and keep the audit chain whole under concurrency.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from datetime import UTC, date, datetime, timedelta
@@ -143,3 +144,9 @@ def test_an_event_joins_an_open_write_transaction(app_context):
     record_event(EventKind.TAG_SCANNED, outcome="success", commit=False)
     db.session.rollback()
     assert db.session.get(AuditEvent, 1) is None
+
+
+def test_the_bearer_statement_selects_the_snapshot_fields_in_their_order():
+    selected = auth._BEARER_CLINICIAN.sql.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
+    names = [column.strip().removeprefix("c.") for column in selected.split(",")]
+    assert names == [field.name for field in dataclasses.fields(auth.BearerClinician)]

@@ -8,10 +8,8 @@ port. Nothing here is reused between runs; the temporary folder goes at exit.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,32 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# The fault tests serve instances the same way: one port finder and JSON client for both.
+from tests.robustness.served import call, free_port  # noqa: E402
+
 BIN = Path(sys.executable).parent
 FIXTURES = ROOT / "tests" / "fixtures"
 EMAIL = "bench.medic@example.nhs.uk"
 PASSWORD = "bench passphrase long enough"  # noqa: S105 - a throw-away local account
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(
-    url: str, body: dict | None = None, token: str | None = None, timeout: float = 10
-) -> tuple[int, dict]:
-    """One JSON request to the local server; returns (status, decoded body)."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 (loopback)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 @dataclass

@@ -210,10 +210,7 @@ def decode_payload(text: str) -> bytes:
         raise TypeError("tag text must be str")
     if len(text) > _MAX_TEXT_CHARS:  # refused before it is searched: huge input costs nothing
         raise MalformedTag("This code is far too long to be an emergency tag.")
-    last = None
-    for last in _PATH_MARK.finditer(text):  # noqa: B007 (the last match is the one we want)
-        pass
-    payload = text[last.end() :] if last else text
+    payload = _payload_of(text)
     if len(payload) > _B32_MAX_CHARS:
         raise MalformedTag("This code is far too long to be an emergency tag.")
     if not payload.isascii():  # "ſ".upper() is "S": only ASCII letters may have their case folded
@@ -229,6 +226,24 @@ def decode_payload(text: str) -> bytes:
     if value & ((1 << spare_bits) - 1):
         raise MalformedTag()
     return (value >> spare_bits).to_bytes(length, "big")
+
+
+def _payload_of(text: str) -> str:
+    """The text after the one `/T/` of a URL, or the whole text: a bare payload.
+
+    A second `/T/`, or a `?` or `#` before it, means the mark is not the tag's path
+    (`.../T/X/T/<payload>`, `https://host/?next=/T/<payload>`): refused, so that a tag
+    has one URL spelling and no other text can carry it.
+    """
+    marks = _PATH_MARK.findall(text)
+    if not marks:
+        return text
+    if len(marks) > 1:
+        raise MalformedTag()
+    before, _, payload = text.partition(marks[0])
+    if "?" in before or "#" in before:
+        raise MalformedTag()
+    return payload
 
 
 # ---------------------------------------------------------------- issuing
@@ -342,7 +357,7 @@ def open_verified(data: bytes, header: Header, keys: KeySet, now: datetime) -> O
     sealed = data[HEADER_BYTES:-SIGNATURE_BYTES]
     try:
         plaintext = _SUITE.decrypt(sealed, reader, info=HPKE_INFO + data[:HEADER_BYTES])
-    except _AeadFailure as e:
+    except (_AeadFailure, ValueError) as e:  # ValueError: a key the library refuses to use
         raise DecryptionFailed() from e
     # 10. inflate, capped (a stored payload is already bounded by MAX_TAG_BYTES)
     if header.flags & FLAG_DEFLATED:

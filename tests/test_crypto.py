@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagservice import compact, crypto, summary
+from tests.vectors import make_vectors
 from tests.vectors.make_vectors import KEYS, keyset
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -79,6 +80,15 @@ def test_invalid_vector_is_refused_with_its_own_reason(vector):
         crypto.open_tag(vector["tag"], keys_named(vector["keys"]), NOW)
     assert type(caught.value) is error
     assert str(caught.value), "every refusal carries a message a person can act on"
+
+
+@pytest.mark.parametrize("name", list(make_vectors.MAKERS))
+def test_regenerating_the_vectors_rewrites_each_file_byte_for_byte(name):
+    # docs/tag-format.md section 8: published vectors never change, and the script
+    # makes the rest deterministically (the same bytes from an empty folder twice).
+    published = (VECTORS / f"{name}.json").read_text()
+    assert make_vectors.render(name, json.loads(published)) == published
+    assert make_vectors.render(name, None) == make_vectors.render(name, None)
 
 
 def test_every_invalid_tag_error_is_a_distinct_subclass():

@@ -1,14 +1,20 @@
 """Regenerate tests/vectors/{issue,verify,invalid}.json (docs/tag-format.md section 8).
 
-Run: .venv/bin/python tests/vectors/make_vectors.py
-The keys are fixed test keys; HPKE is randomised, so verify and invalid tags
-differ on each run while meaning the same thing.
+Run: .venv/bin/python -m tests.vectors.make_vectors
+The keys are fixed test keys, and HPKE is sealed with an ephemeral key fixed by
+its inputs (tests/vectors/hpke_ref.py), so every run writes the same bytes.
+A vector once published is never rewritten: the script keeps each vector already
+in a file whose `desc` it still makes, byte for byte (the first ones were sealed
+with random ephemeral keys), and adds only new ones; a published vector it no
+longer makes stops it with an error.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tagservice import compact, crypto, summary
+from tests.vectors import hpke_ref
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures"
@@ -35,6 +42,37 @@ def keyset(issuer="issuer", reader="reader") -> crypto.KeySet:
         Ed25519PrivateKey.from_private_bytes(bytes.fromhex(KEYS[issuer])),
         X25519PrivateKey.from_private_bytes(bytes.fromhex(KEYS[reader])),
     )
+
+
+# X25519 points that a Diffie-Hellman exchange must refuse (RFC 7748 section 6.1):
+# u-coordinates of small order, and non-canonical spellings of them, as `enc`.
+_P = 2**255 - 19
+LOW_ORDER_POINTS = {
+    "the all-zero point": 0,
+    "the point 1 (order 1)": 1,
+    "a point of order 8": int.from_bytes(bytes.fromhex(
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"), "little"),
+    "the other point of order 8": int.from_bytes(bytes.fromhex(
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"), "little"),
+    "p - 1 (order 2)": _P - 1,
+    "p, a second spelling of 0": _P,
+    "p + 1, a second spelling of 1": _P + 1,
+    "0 with the ignored top bit set": 2**255,
+}  # fmt: skip
+# The order of the Ed25519 base point (RFC 8032 section 5.1): S and S + L verify alike
+# under a lax verifier, so a strict one must refuse S >= L.
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+@contextmanager
+def deterministic_hpke() -> Iterator[None]:
+    """Seal with ephemeral keys fixed by their inputs while the vectors are made."""
+    real = crypto._SUITE
+    crypto._SUITE = hpke_ref.DeterministicSuite(real)
+    try:
+        yield
+    finally:
+        crypto._SUITE = real
 
 
 def load(name: str) -> dict:
@@ -157,6 +195,7 @@ def invalid_vectors(now: datetime) -> list[dict]:
          "InvalidSummary"),
         ("empty plaintext: shorter than any tag (signed)",
          crypto.encode_payload(_signed(header(flags=0, dict_id=0), b"")), "TruncatedTag"),
+        *review_cases(good, ks, header(), url),
     ]
     out = [{"desc": d, "tag": t, "error": e, "keys": "default"} for d, t, e in cases]
     out.append({"desc": "whole URL with a flipped signature bit",
@@ -169,6 +208,58 @@ def invalid_vectors(now: datetime) -> list[dict]:
     return out
 
 
+def review_cases(good: bytes, ks: crypto.KeySet, header: crypto.Header, url: str) -> list:
+    """The cases a cryptographic review asked for (issue 16, item 5)."""
+    payload = crypto.encode_payload(good)
+    sealed, signature = good[crypto.HEADER_BYTES : -64], good[-64:]
+    ciphertext = sealed[crypto.ENC_BYTES :]
+
+    def resigned(header_bytes: bytes, sealed: bytes) -> str:
+        body = header_bytes + sealed
+        return crypto.encode_payload(body + ks.signing[1].sign(body))
+
+    moved = crypto.Header(**{**header.__dict__, "tag_id": bytes([1]) * crypto.TAG_ID_BYTES})
+    cases = [
+        ("info binding: a real ciphertext under a new header (another tag id), "
+         "validly re-signed by the issuer", resigned(moved.to_bytes(), sealed),
+         "DecryptionFailed"),
+    ]
+    for name, u in LOW_ORDER_POINTS.items():
+        enc = u.to_bytes(crypto.ENC_BYTES, "little")
+        cases.append((f"enc is {name}, a low-order X25519 point (signed)",
+                      resigned(header.to_bytes(), enc + ciphertext), "DecryptionFailed"))
+    s = int.from_bytes(signature[32:], "little") + ED25519_L
+    cases += [
+        ("non-canonical signature: S + L in place of S",
+         crypto.encode_payload(good[:-32] + s.to_bytes(32, "little")), "BadSignature"),
+        ("two /T/ segments: the payload twice", f"{url}/T/{payload}", "MalformedTag"),
+        ("two /T/ segments: other text, then the payload",
+         f"{BASE_URL.upper()}/T/AAAAAAAA/T/{payload}", "MalformedTag"),
+        ("query string after the payload", f"{url}?src=card", "MalformedTag"),
+        ("query string holding the /T/ path", f"{BASE_URL.upper()}/?next=/T/{payload}",
+         "MalformedTag"),
+        ("fragment holding the /T/ path", f"{BASE_URL.upper()}/#/T/{payload}", "MalformedTag"),
+        ("deflated with another dictionary than dict_id names, reaching before the start "
+         "of dictionary 1 (signed)", _wrong_dictionary_tag(ks, header), "CorruptPayload"),
+    ]
+    return cases
+
+
+def _wrong_dictionary_tag(ks: crypto.KeySet, header: crypto.Header) -> str:
+    """A summary that uses the dictionary, deflated with dictionary 1 placed 32 kB back."""
+    heavy = summary.validate(load("summary-heavy.json"))
+    encoded = compact.encode(heavy)
+    current = compact.CURRENT_DICT_ID
+    zdict = compact.DICTIONARIES[current]
+    farther = zdict + bytes(32768 - len(zdict))
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=farther)
+    stream = deflater.compress(encoded) + deflater.flush()
+    if stream == compact.deflate(encoded, current):
+        raise AssertionError("the summary must use the dictionary for this case to mean anything")
+    deflated = crypto.Header(**{**header.__dict__, "flags": 1, "dict_id": current})
+    return crypto.encode_payload(_signed(deflated, stream, ks))
+
+
 def _with_signer(ks: crypto.KeySet, name: str) -> crypto.KeySet:
     other = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(KEYS[name]))
     return crypto.KeySet(ks.issuers, ks.readers, (ks.signing[0], other), ks.sealing)
@@ -179,13 +270,32 @@ def _with_reader(ks: crypto.KeySet, name: str) -> crypto.KeySet:
     return crypto.KeySet(ks.issuers, ks.readers, ks.signing, (ks.sealing[0], other.public_key()))
 
 
-def main() -> None:
+MAKERS = {"issue": issue_vectors, "verify": verify_vectors, "invalid": invalid_vectors}
+
+
+def render(name: str, published: dict | None) -> str:
+    """The text of `name`.json: what the script makes, keeping each published vector."""
     now = datetime.fromisoformat(NOW).astimezone(UTC)
-    for name, make in [("issue", issue_vectors), ("verify", verify_vectors),
-                       ("invalid", invalid_vectors)]:
-        doc = {"keys": KEYS, "base_url": BASE_URL, "vectors": make(now)}
-        (HERE / f"{name}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        print(f"wrote {name}.json: {len(doc['vectors'])} vectors")
+    with deterministic_hpke():
+        made = MAKERS[name](now)
+    kept = {v["desc"]: v for v in (published or {}).get("vectors", [])}
+    if published and (published["keys"], published["base_url"]) != (KEYS, BASE_URL):
+        raise SystemExit(f"{name}.json was made with other keys or base URL: not rewriting it")
+    dropped = set(kept) - {v["desc"] for v in made}
+    if dropped:
+        raise SystemExit(f"{name}.json: published vectors no longer made: {sorted(dropped)}")
+    vectors = [kept.get(v["desc"], v) for v in made]
+    doc = {"keys": KEYS, "base_url": BASE_URL, "vectors": vectors}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for name in MAKERS:
+        path = HERE / f"{name}.json"
+        published = json.loads(path.read_text()) if path.exists() else None
+        text = render(name, published)
+        path.write_text(text)
+        print(f"wrote {name}.json: {len(json.loads(text)['vectors'])} vectors")
 
 
 if __name__ == "__main__":

@@ -229,12 +229,33 @@ class Keyring:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a secret file atomically, readable only by its owner."""
+    """Write a secret file atomically and durably, readable only by its owner.
+
+    Losing keys.json or the KEK loses every printed card, so a power cut must
+    leave either the old file or the new one, never an empty or half-written one:
+    the new text is fsynced before it replaces the old file, and the folder is
+    fsynced after, so the rename itself survives the crash.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_keyring(settings: Settings, keyring: Keyring) -> None:

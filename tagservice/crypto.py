@@ -75,7 +75,14 @@ class UnknownKey(InvalidTag):
 
 
 class RetiredKey(InvalidTag):
-    message = "This tag was signed with a key that has been retired. Ask the owner for a new card."
+    message = "This card was made with a key that has been retired. Ask the owner for a new card."
+
+
+class DestroyedKey(RetiredKey):
+    message = (
+        "This card's key was destroyed, so the card can never be opened again. "
+        "Ask the owner to have it reissued."
+    )
 
 
 class BadSignature(InvalidTag):
@@ -103,7 +110,8 @@ class KeySet:
     """The keys a process issues with and trusts; built by tagservice.keys.
 
     `issuers` and `readers` hold only non-retired keys; `retired` holds the ids
-    of retired keys so that they are refused with their own reason.
+    of retired keys and `destroyed` those whose private key is gone for good, so
+    that each is refused with its own reason.
     """
 
     issuers: Mapping[bytes, Ed25519PublicKey]
@@ -111,6 +119,7 @@ class KeySet:
     signing: tuple[bytes, Ed25519PrivateKey] | None = None
     sealing: tuple[bytes, X25519PublicKey] | None = None
     retired: frozenset[bytes] = field(default_factory=frozenset)
+    destroyed: frozenset[bytes] = field(default_factory=frozenset)
 
     @classmethod
     def from_private(cls, issuer: Ed25519PrivateKey, reader: X25519PrivateKey) -> KeySet:
@@ -130,6 +139,8 @@ class KeySet:
         return self._lookup(self.readers, kid)
 
     def _lookup(self, table, kid):
+        if kid in self.destroyed:
+            raise DestroyedKey()
         if kid in self.retired:
             raise RetiredKey()
         try:

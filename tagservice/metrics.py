@@ -88,7 +88,14 @@ def _invalid_tag_kinds() -> dict[str, str]:
 
 # tag.rejected events name the InvalidTag subclass; only known names become labels.
 INVALID_TAG_KINDS = _invalid_tag_kinds()
-DENIED_KINDS = {"revoked": "tag_revoked", "expired": "tag_expired", "registration": "not_permitted"}
+DENIED_KINDS = {
+    "revoked": "tag_revoked",
+    "expired": "tag_expired",
+    "registration": "not_permitted",
+    # a reader key retired or destroyed is found at the scan (unlock.scan), not by crypto
+    "reader_key_retired": "retired_key",
+    "reader_key_destroyed": "destroyed_key",
+}
 EVENT_FAILURE_KINDS = {
     "clinician.signin_failed": "signin_failed",
     "clinician.locked_out": "locked_out",

@@ -76,11 +76,17 @@ def scan(
 ) -> ScannedTag:
     """Verify a scanned tag and look up its status, without decrypting.
 
-    Raises crypto.InvalidTag (audited) or TagRevoked (audited).
+    The tag must also be one this service can still decrypt: a reader key that is
+    unknown is an invalid tag, and a retired (or destroyed) one refuses the card as
+    expired here, before any unlock is audited as a success.
+
+    Raises crypto.InvalidTag (audited) or UnlockRefused (audited).
     """
+    keyset = keyset or _keyset()
     try:
         data = crypto.decode_payload(text.strip())
-        header = crypto.verify_tag(data, keyset or _keyset())
+        header = crypto.verify_tag(data, keyset)
+        reader_gone = _reader_key_gone(header, keyset)
     except crypto.InvalidTag as e:
         audit.record_event(
             EventKind.TAG_REJECTED,
@@ -98,17 +104,34 @@ def scan(
             410, "expired", "This tag has expired. Ask the owner for a new card."
         ),
     }
-    if status in refusals:
+    refusal, why = refusals.get(status), status
+    if refusal is None and reader_gone is not None:  # the register may not know it yet
+        refusal = lambda: UnlockRefused(410, "expired", str(reader_gone))  # noqa: E731
+        destroyed = isinstance(reader_gone, crypto.DestroyedKey)
+        why = "reader_key_destroyed" if destroyed else "reader_key_retired"
+    if refusal is not None:
         audit.record_event(
             EventKind.TAG_UNLOCK_DENIED,
             outcome="denied",
             actor=actor,
             tag_id=scanned.tag_id,
             client=client,
-            why=status,
+            why=why,
         )
-        raise refusals[status]()
+        raise refusal()
     return scanned
+
+
+def _reader_key_gone(header: crypto.Header, keyset: crypto.KeySet) -> crypto.RetiredKey | None:
+    """The reason the tag's reader key can no longer decrypt it, if it is retired or destroyed.
+
+    An unknown reader key raises crypto.UnknownKey: no key of ours ever could.
+    """
+    try:
+        keyset.reader(header.reader_kid)
+    except crypto.RetiredKey as gone:
+        return gone
+    return None
 
 
 def classify_reason(role: str, reason: str, reason_text: str, override: bool) -> bool:

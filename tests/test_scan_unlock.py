@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from tagservice import audit, crypto, tags, unlock
-from tests.helpers import csrf_from, events, path_of, sign_in, tag_id_of, unlock_form
+from tagservice import audit, crypto, keys, tags, unlock
+from tagservice.db import db
+from tests.helpers import (
+    csrf_from,
+    events,
+    fixture,
+    path_of,
+    sign_in,
+    tag_id_of,
+    unlock_form,
+)
 
 # ------------------------------------------------------------------ scanning
 
@@ -209,3 +219,85 @@ def test_preferred_language_code_is_shown_by_name(given, shown):
     from tagservice.summary_view import language_name
 
     assert language_name(given) == shown
+
+
+# ------------------------------------------------------------------ reader keys
+
+
+def _retire_reader_key_in_the_ring_only(settings) -> str:
+    """Rotate the reader key and retire the old one, leaving the tag register untouched
+    (as after a restore of the register, or a ring copied from another host)."""
+    kek = keys.load_kek(settings)
+    ring = keys.load_keyring(settings)
+    old = ring.newest(keys.READER).kid
+    ring, _ = ring.add(keys.READER, kek, datetime.now(UTC))
+    keys.save_keyring(settings, ring.retire(old, datetime.now(UTC)))
+    return old
+
+
+def test_a_tag_whose_reader_key_is_retired_is_refused_as_expired_before_any_unlock_audit(
+    client, app, tag_url, settings
+):
+    # Given a signed-in paramedic on the reason page of an active, registered tag
+    sign_in(client, app)
+    page = client.get(path_of(tag_url))
+    assert page.status_code == 200
+    # When the tag's reader key is retired and she submits the unlock
+    _retire_reader_key_in_the_ring_only(settings)
+    data = {"csrf_token": csrf_from(page.text), "tag": path_of(tag_url)[3:], "reason": "999"}
+    response = client.post("/unlock", data=data)
+    # Then the card is refused as expired, and no unlock was ever audited as a success
+    assert response.status_code == 410
+    assert "retired" in response.text and "new card" in response.text
+    assert "Jane" not in response.text
+    assert events(app, "tag.unlocked") == []
+    assert [e.details for e in events(app, "tag.unlock_denied")] == [
+        '{"why":"reader_key_retired"}'
+    ]
+    assert client.get(path_of(tag_url)).status_code == 410, "the scan page refuses it too"
+
+
+def test_the_api_refuses_a_tag_whose_reader_key_is_retired_without_auditing_an_unlock(
+    app, tag_url, settings
+):
+    _retire_reader_key_in_the_ring_only(settings)
+    with app.test_request_context(), pytest.raises(unlock.UnlockRefused) as refused:
+        unlock.unlock(tag_url, _paramedic(app), reason="999")
+    assert (refused.value.status, refused.value.error) == (410, "expired")
+    assert events(app, "tag.unlocked") == []
+
+
+def test_a_tag_sealed_to_a_reader_key_this_service_never_had_is_invalid_at_the_scan(
+    client, app, settings, tag_factory
+):
+    # Given a tag our issuer signed but sealed to a reader key not in the ring
+    tag_factory()  # initialises the instance's keys
+    with app.app_context():
+        ours = keys.load_keyset(settings)
+    stranger = X25519PrivateKey.generate().public_key()
+    odd = crypto.KeySet(
+        ours.issuers, {}, ours.signing, (crypto.kid_of(stranger), stranger)
+    )
+    url = crypto.tag_url(settings.base_url, crypto.seal(fixture("summary-typical.json"), odd,
+                                                        datetime.now(UTC)))
+    sign_in(client, app)
+    # Then the scan refuses it as invalid, before a reason is even asked
+    response = client.get(path_of(url))
+    assert response.status_code == 400
+    assert [e.details for e in events(app, "tag.rejected")] == ['{"error":"UnknownKey"}']
+    assert events(app, "tag.unlocked") == []
+
+
+def _paramedic(app):
+    from tagservice.models import Clinician
+
+    with app.app_context():
+        clinician = Clinician(
+            email="p@example.nhs.uk", name="P", role="paramedic", register="HCPC",
+            registration_number="PA1", organisation="Example", status="active",
+        )  # fmt: skip
+        db.session.add(clinician)
+        db.session.commit()
+        db.session.refresh(clinician)
+        db.session.expunge(clinician)
+    return clinician

@@ -80,6 +80,7 @@ class EventKind(StrEnum):
     KEY_CREATED = "key.created"
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"
+    KEY_DESTROYED = "key.destroyed"
     AUDIT_EXPORTED = "audit.exported"
 
 
@@ -424,7 +425,7 @@ _ACTIONS = {
         "U": "tag.superseded tag.revoked tag.expired clinician.updated clinician.suspended"
         " clinician.reinstated clinician.totp_reset clinician.password_changed key.rotated"
         " key.retired",
-        "D": "clinician.passkey_removed clinician.token_revoked",
+        "D": "clinician.passkey_removed clinician.token_revoked key.destroyed",
     }.items()
     for kind in kinds.split()
 }

@@ -31,6 +31,7 @@ KEK_BYTES = 32
 ISSUER = "issuer"
 READER = "reader"
 ROLES = {ISSUER: "sig", READER: "enc"}
+DESTROYED = "destroyed"
 _AT_REST_PREFIX = "v1."
 
 
@@ -104,8 +105,9 @@ class KeyRecord:
     public: str
     private: str
     created: str
-    status: str = "active"
+    status: str = "active"  # active, retired, or destroyed (private key removed)
     retired: str | None = None
+    destroyed: str | None = None
 
     @property
     def active(self) -> bool:
@@ -172,16 +174,41 @@ class Keyring:
         retired = replace(record, status="retired", retired=now.isoformat(timespec="seconds"))
         return Keyring(tuple(retired if r.kid == kid else r for r in self.records))
 
+    def destroy(self, kid: str, now: datetime) -> Keyring:
+        """Remove a retired key's sealed private key for good; its id and public key stay,
+        so the cards made with it are refused with their own reason."""
+        record = self.by_kid(kid)
+        if record.status == DESTROYED:
+            raise KeyStoreError(f"key {kid} is already destroyed")
+        if record.active:
+            raise KeyStoreError(f"key {kid} is active: retire it first (`tagservice keys retire`)")
+        destroyed = replace(
+            record, status=DESTROYED, private="", destroyed=now.isoformat(timespec="seconds")
+        )
+        return Keyring(tuple(destroyed if r.kid == kid else r for r in self.records))
+
     def keyset(self, kek: bytes) -> crypto.KeySet:
-        """Decrypt the private keys into the form crypto.py works with."""
-        issuers, readers, retired = {}, {}, set()
+        """Decrypt the private keys into the form crypto.py works with.
+
+        Each record's published public key (the JWKS `x`) must be the public half of its
+        private key, and its id must be derived from it: a ring that disagrees with
+        itself is refused, so the trust list never names a key the service does not use.
+        """
+        issuers, readers, retired, destroyed = {}, {}, set(), set()
         signing = sealing = None
         for record in self.records:
             kid = bytes.fromhex(record.kid)
+            _check_public(record)
             if not record.active:
-                retired.add(kid)
+                (destroyed if record.status == DESTROYED else retired).add(kid)
                 continue
-            raw = decrypt_at_rest(kek, record.private, f"key:{record.kid}")
+            try:
+                raw = decrypt_at_rest(kek, record.private, f"key:{record.kid}")
+            except KeyStoreError:
+                raise KeyStoreError(
+                    f"key {record.kid}: its private key does not open under this id: wrong "
+                    "key-encryption key, or keys.json was edited (restore it from a backup)"
+                ) from None
             if record.role == ISSUER:
                 private = Ed25519PrivateKey.from_private_bytes(raw)
                 issuers[kid] = private.public_key()
@@ -190,9 +217,15 @@ class Keyring:
                 private = X25519PrivateKey.from_private_bytes(raw)
                 readers[kid] = private
                 sealing = (kid, private.public_key())
-            if crypto.kid_of(private.public_key()) != kid:
-                raise KeyStoreError(f"key {record.kid} does not match its id; keyring corrupt")
-        return crypto.KeySet(issuers, readers, signing, sealing, frozenset(retired))
+            if _b64(_raw_public(private.public_key())) != record.public:
+                raise KeyStoreError(
+                    f"key {record.kid}: the published public key is not the public half of "
+                    "its private key; keyring corrupt or tampered with (restore keys.json "
+                    "from a backup)"
+                )
+        return crypto.KeySet(
+            issuers, readers, signing, sealing, frozenset(retired), frozenset(destroyed)
+        )
 
     def jwks(self) -> dict:
         """The public trust list (RFC 7517 / RFC 8037 OKP keys)."""
@@ -210,6 +243,7 @@ class Keyring:
                     "status": r.status,
                     "created": r.created,
                     **({"retired": r.retired} if r.retired else {}),
+                    **({"destroyed": r.destroyed} if r.destroyed else {}),
                 }
             )
         return {"keys": keys}
@@ -226,6 +260,19 @@ class Keyring:
             return cls(tuple(KeyRecord(**r) for r in data["keys"]))
         except (ValueError, KeyError, TypeError) as e:
             raise KeyStoreError(f"keyring file is corrupt: {e.__class__.__name__}") from None
+
+
+def _check_public(record: KeyRecord) -> None:
+    """The record's public key is a key of its role whose id is the record's id."""
+    try:
+        raw = _unb64(record.public)
+        public = (Ed25519PublicKey if record.role == ISSUER else X25519PublicKey).from_public_bytes(
+            raw
+        )
+    except ValueError:
+        raise KeyStoreError(f"key {record.kid}: the public key is not a valid key") from None
+    if crypto.kid_of(public).hex() != record.kid:
+        raise KeyStoreError(f"key {record.kid} does not match its id; keyring corrupt")
 
 
 def write_private(path: Path, text: str) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from .db import db, reading, utcnow
 from .driver import DriverStatement
@@ -152,3 +152,18 @@ def expire_tags_for_key(kid: str, *, commit: bool = True) -> int:
     )
     _finish(commit)
     return result.rowcount
+
+
+def cards_depending_on_key(kid: str) -> int:
+    """Cards issued or encrypted under `kid` that are neither reissued nor revoked.
+
+    Their holders still carry them: while a key is only retired, an administrator can
+    still bring it back; once it is destroyed, those cards can never open again.
+    """
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Tag)
+        .where((Tag.issuer_kid == kid) | (Tag.reader_kid == kid))
+        .where(Tag.status != TagStatus.REVOKED.value)
+        .where(Tag.superseded_by.is_(None))
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+import logging
+
+from flask import Blueprint, Flask, abort, current_app, jsonify
 
 bp = Blueprint("core", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -14,9 +17,15 @@ def healthz():
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    from .keys import load_keyring
+    """The public trust list, published only from a ring whose keys check out."""
+    from .keys import KeyStoreError, load_keyring, load_keyset
 
     settings = current_app.config["TAGSERVICE"]
+    try:
+        load_keyset(settings)  # cached; checks each public key against its private key
+    except KeyStoreError as e:
+        log.error("not publishing the trust list: %s", e)  # names a key id, never a key
+        abort(503)
     return jsonify(load_keyring(settings).jwks())
 
 

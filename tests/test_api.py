@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import date, timedelta
 
 import pyotp
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tagservice import clinicians, tags
+from tagservice import clinicians, keys, tags
 from tests.helpers import events, path_of, tag_id_of
 
 
@@ -141,6 +144,21 @@ def test_jwks_serves_the_public_trust_list(client, tag_url):
     jwks = client.get("/.well-known/jwks.json").json
     assert {k["use"] for k in jwks["keys"]} == {"sig", "enc"}
     assert all("d" not in k for k in jwks["keys"])
+
+
+def test_jwks_is_not_published_from_a_ring_whose_public_key_is_not_its_own(
+    client, tag_url, settings
+):
+    # Given keys.json edited to publish another issuer public key under our key id
+    ring = json.loads(settings.keyring_file.read_text())
+    stranger = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    [issuer] = [r for r in ring["keys"] if r["role"] == "issuer"]
+    issuer["public"] = base64.urlsafe_b64encode(stranger).decode().rstrip("=")
+    keys.write_private(settings.keyring_file, json.dumps(ring))
+    # Then the trust list is withheld (503, the JSON error shape) rather than published
+    response = client.get("/.well-known/jwks.json")
+    assert response.status_code == 503
+    assert response.json["error"] and issuer["public"] not in response.text
 
 
 def test_scan_path_is_also_reachable_with_whole_url_in_api(client, token, tag_url):

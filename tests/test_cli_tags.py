@@ -180,3 +180,74 @@ def test_revoke_by_printed_tag_id_refuses_the_card_and_is_audited(cli, tmp_path)
     assert cli("audit", "verify").exit_code == 0
     unknown = CliRunner().invoke(main, ["revoke", "0" * 16, "--reason", "x"])
     assert unknown.exit_code == 2 and "not registered" in unknown.output
+
+
+def _card_with_old_keys_then_rotate(cli, tmp_path, name="old.txt") -> tuple[str, str]:
+    out = tmp_path / name
+    cli("issue", str(FIXTURES / "summary-typical.json"), "--out", str(out))
+    old_reader = keys.load_keyring(cli.settings).newest("reader").kid
+    assert cli("keys", "rotate").exit_code == 0
+    return out.read_text().strip(), old_reader
+
+
+def test_keys_destroy_refuses_an_active_key(cli):
+    active = keys.load_keyring(cli.settings).newest("reader").kid
+    result = CliRunner().invoke(main, ["keys", "destroy", active, "--yes"])
+    assert result.exit_code == 2 and "retire it first" in result.output
+    assert keys.load_keyring(cli.settings).by_kid(active).private
+
+
+def test_keys_destroy_waits_until_every_card_of_the_key_is_reissued_or_revoked(cli, tmp_path):
+    # Given a card made with a reader key that is now retired
+    url, old_reader = _card_with_old_keys_then_rotate(cli, tmp_path)
+    assert cli("keys", "retire", old_reader).exit_code == 0
+    # Then it cannot be destroyed while that card is neither reissued nor revoked
+    refused = CliRunner().invoke(main, ["keys", "destroy", old_reader, "--yes"])
+    assert refused.exit_code == 2 and "1 card(s)" in refused.output
+    assert keys.load_keyring(cli.settings).by_kid(old_reader).private
+    # When the card is revoked, it can
+    tag_id = crypto.decode_payload(url)[10:18].hex()
+    assert cli("revoke", tag_id, "--reason", "reissued at the clinic").exit_code == 0
+    result = cli("keys", "destroy", old_reader, "--yes")
+    assert result.exit_code == 0, result.output
+    record = keys.load_keyring(cli.settings).by_kid(old_reader)
+    assert (record.status, record.private) == ("destroyed", "")
+
+
+def test_keys_destroy_asks_for_confirmation_and_stops_on_no(cli, tmp_path):
+    _, old_reader = _card_with_old_keys_then_rotate(cli, tmp_path)
+    assert cli("keys", "retire", old_reader).exit_code == 0
+    before = cli.settings.keyring_file.read_bytes()
+    declined = CliRunner().invoke(main, ["keys", "destroy", old_reader, "--force"], input="n\n")
+    assert declined.exit_code == 1 and "Aborted" in declined.output
+    assert cli.settings.keyring_file.read_bytes() == before
+    assert "key.destroyed" not in cli("audit", "export").output
+    accepted = cli("keys", "destroy", old_reader, "--force", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+
+
+def test_a_destroyed_key_keeps_its_public_key_and_its_cards_say_to_reissue(cli, tmp_path):
+    # Given an issuer key destroyed by force while a card made with it is still out
+    out = tmp_path / "old.txt"
+    cli("issue", str(FIXTURES / "summary-typical.json"), "--out", str(out))
+    old_issuer = keys.load_keyring(cli.settings).newest("issuer").kid
+    assert cli("keys", "rotate", "--issuer").exit_code == 0
+    assert cli("keys", "retire", old_issuer).exit_code == 0
+    assert cli("keys", "destroy", old_issuer, "--yes", "--force").exit_code == 0
+    # Then the ring keeps its id and public key, minus the sealed private key
+    raw = json.loads(cli.settings.keyring_file.read_text())
+    [record] = [r for r in raw["keys"] if r["kid"] == old_issuer]
+    assert record["private"] == "" and record["public"] and record["destroyed"]
+    jwks = {k["kid"]: k for k in json.loads(cli("keys", "export").output)["keys"]}
+    assert jwks[old_issuer]["status"] == "destroyed" and jwks[old_issuer]["x"] == record["public"]
+    assert "destroyed" in cli("keys", "list").output
+    # And its card is refused with the reason that tells the holder what to do
+    refused = CliRunner().invoke(main, ["decode", out.read_text().strip()])
+    assert refused.exit_code == 2 and "destroyed" in refused.output and "reissued" in refused.output
+    # And the destruction is in the audit trail, which still verifies
+    export = cli("audit", "export").output
+    [event] = [json.loads(line) for line in export.splitlines() if "key.destroyed" in line]
+    assert json.loads(event["details"])["forced"] is True, event
+    assert cli("audit", "verify").exit_code == 0
+    again = CliRunner().invoke(main, ["keys", "destroy", old_issuer, "--yes"])
+    assert again.exit_code == 2 and "already destroyed" in again.output

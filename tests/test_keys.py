@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tagservice import crypto, keys
 from tagservice.config import ConfigError, load_settings
@@ -139,3 +141,97 @@ def test_keyset_is_cached_until_the_keyring_file_changes(local):
     keyring, _ = keys.load_keyring(local).add(keys.READER, keys.load_kek(local), NOW)
     keys.save_keyring(local, keyring)
     assert keys.load_keyset(local) is not first
+
+
+# ------------------------------------------------------------ the published key is the real one
+
+
+def _tamper(local, role: str, **fields) -> None:
+    ring = json.loads(local.keyring_file.read_text())
+    for record in ring["keys"]:
+        if record["role"] == role:
+            record.update(fields)
+    keys.write_private(local.keyring_file, json.dumps(ring))
+
+
+def _public_and_kid_of_a_stranger(role: str) -> dict:
+    private = (
+        Ed25519PrivateKey.generate() if role == keys.ISSUER else X25519PrivateKey.generate()
+    )
+    public = private.public_key()
+    return {"public": keys._b64(keys._raw_public(public)), "kid": crypto.kid_of(public).hex()}
+
+
+@pytest.mark.parametrize("role", [keys.ISSUER, keys.READER])
+def test_a_ring_whose_public_key_is_not_its_private_keys_is_refused_with_a_clear_message(
+    local, role
+):
+    # Given a record whose id is derived from its public key, and whose private key is
+    # sealed under the KEK for that id, but is the private half of another key
+    kek = keys.load_kek(local)
+    published = _public_and_kid_of_a_stranger(role)
+    other = Ed25519PrivateKey.generate() if role == keys.ISSUER else X25519PrivateKey.generate()
+    sealed = keys.encrypt_at_rest(kek, keys._raw_private(other), f"key:{published['kid']}")
+    _tamper(local, role, private=sealed, **published)
+    # Then loading the ring refuses it, says what is wrong and what to do
+    with pytest.raises(keys.KeyStoreError, match="not the public half of its private key") as e:
+        keys.load_keyset(local)
+    assert published["kid"] in str(e.value) and "restore keys.json" in str(e.value)
+
+
+def test_a_ring_naming_another_key_and_its_id_beside_our_private_key_is_refused(local):
+    # the private key is sealed for its own id: moved under another id it does not open
+    _tamper(local, keys.READER, **_public_and_kid_of_a_stranger(keys.READER))
+    with pytest.raises(keys.KeyStoreError, match="does not open under this id") as e:
+        keys.load_keyset(local)
+    assert "keys.json was edited" in str(e.value)
+
+
+def test_a_ring_whose_public_key_does_not_match_its_id_is_refused(local):
+    stranger = _public_and_kid_of_a_stranger(keys.ISSUER)
+    _tamper(local, keys.ISSUER, public=stranger["public"])
+    with pytest.raises(keys.KeyStoreError, match="does not match its id"):
+        keys.load_keyset(local)
+
+
+def test_a_ring_whose_public_key_is_not_a_key_is_refused(local):
+    _tamper(local, keys.READER, public="bm90IGEga2V5")
+    with pytest.raises(keys.KeyStoreError, match="not a valid key"):
+        keys.load_keyset(local)
+
+
+def test_a_retired_key_is_checked_against_its_id_too(local):
+    ring = keys.load_keyring(local)
+    old = ring.newest(keys.READER).kid
+    ring, _ = ring.add(keys.READER, keys.load_kek(local), NOW)
+    keys.save_keyring(local, ring.retire(old, NOW))
+    raw = json.loads(local.keyring_file.read_text())
+    raw["keys"][[r["kid"] for r in raw["keys"]].index(old)]["public"] = (
+        _public_and_kid_of_a_stranger(keys.READER)["public"]
+    )
+    keys.write_private(local.keyring_file, json.dumps(raw))
+    with pytest.raises(keys.KeyStoreError, match=f"{old} does not match its id"):
+        keys.load_keyset(local)
+
+
+# ------------------------------------------------------------ destroying a retired key
+
+
+def test_only_a_retired_key_can_be_destroyed_and_its_tags_then_say_so(local):
+    summary = json.loads(TYPICAL.read_text())
+    tag = crypto.seal(summary, keys.load_keyset(local), NOW)
+    ring = keys.load_keyring(local)
+    old = ring.newest(keys.READER).kid
+    with pytest.raises(keys.KeyStoreError, match="retire it first"):
+        ring.destroy(old, NOW)
+    ring, _ = ring.add(keys.READER, keys.load_kek(local), NOW)
+    ring = ring.retire(old, NOW).destroy(old, NOW)
+    keys.save_keyring(local, ring)
+    record = keys.load_keyring(local).by_kid(old)
+    assert (record.status, record.private, record.destroyed) == ("destroyed", "", NOW.isoformat())
+    keyset = keys.load_keyset(local)
+    assert bytes.fromhex(old) in keyset.destroyed and bytes.fromhex(old) not in keyset.retired
+    with pytest.raises(crypto.DestroyedKey, match="reissued"):
+        crypto.open_tag(tag, keyset, NOW)
+    with pytest.raises(keys.KeyStoreError, match="already destroyed"):
+        ring.destroy(old, NOW)

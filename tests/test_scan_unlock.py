@@ -224,36 +224,40 @@ def test_preferred_language_code_is_shown_by_name(given, shown):
 # ------------------------------------------------------------------ reader keys
 
 
-def _retire_reader_key_in_the_ring_only(settings) -> str:
-    """Rotate the reader key and retire the old one, leaving the tag register untouched
-    (as after a restore of the register, or a ring copied from another host)."""
+def _retire_reader_key_in_the_ring_only(settings, destroy: bool = False) -> str:
+    """Rotate the reader key and retire (or destroy) the old one, leaving the tag register
+    untouched (as after a restore of the register, or a ring copied from another host)."""
     kek = keys.load_kek(settings)
     ring = keys.load_keyring(settings)
     old = ring.newest(keys.READER).kid
     ring, _ = ring.add(keys.READER, kek, datetime.now(UTC))
-    keys.save_keyring(settings, ring.retire(old, datetime.now(UTC)))
+    ring = ring.retire(old, datetime.now(UTC))
+    keys.save_keyring(settings, ring.destroy(old, datetime.now(UTC)) if destroy else ring)
     return old
 
 
+@pytest.mark.parametrize(
+    "destroy,words,why",
+    [(False, "new card", "reader_key_retired"), (True, "reissued", "reader_key_destroyed")],
+    ids=["retired", "destroyed"],
+)
 def test_a_tag_whose_reader_key_is_retired_is_refused_as_expired_before_any_unlock_audit(
-    client, app, tag_url, settings
+    client, app, tag_url, settings, destroy, words, why
 ):
     # Given a signed-in paramedic on the reason page of an active, registered tag
     sign_in(client, app)
     page = client.get(path_of(tag_url))
     assert page.status_code == 200
-    # When the tag's reader key is retired and she submits the unlock
-    _retire_reader_key_in_the_ring_only(settings)
+    # When the tag's reader key is retired (or destroyed) and she submits the unlock
+    _retire_reader_key_in_the_ring_only(settings, destroy)
     data = {"csrf_token": csrf_from(page.text), "tag": path_of(tag_url)[3:], "reason": "999"}
     response = client.post("/unlock", data=data)
     # Then the card is refused as expired, and no unlock was ever audited as a success
     assert response.status_code == 410
-    assert "retired" in response.text and "new card" in response.text
+    assert words in response.text
     assert "Jane" not in response.text
     assert events(app, "tag.unlocked") == []
-    assert [e.details for e in events(app, "tag.unlock_denied")] == [
-        '{"why":"reader_key_retired"}'
-    ]
+    assert [e.details for e in events(app, "tag.unlock_denied")] == [f'{{"why":"{why}"}}']
     assert client.get(path_of(tag_url)).status_code == 410, "the scan page refuses it too"
 
 

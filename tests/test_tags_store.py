@@ -10,6 +10,7 @@ from tagservice.audit import EventKind, record_event, verify_chain
 from tagservice.db import begin_write, db
 from tagservice.models import AuditEvent
 from tagservice.tags import (
+    cards_depending_on_key,
     expire_tags_for_key,
     get_tag,
     register_tag,
@@ -144,6 +145,22 @@ def test_retiring_a_key_expires_the_tags_that_depend_on_it(app_context):
         "active",
         "revoked",
     ]
+
+
+def test_a_key_has_dependent_cards_until_each_is_reissued_or_revoked(app_context):
+    # Given three cards made with reader key rdr1, all expired when it was retired
+    for tag_id in (OLD, NEW, OTHER):
+        _register(tag_id)
+    _register("00000000000000d4", issuer_kid="iss2", reader_kid="rdr2")
+    expire_tags_for_key("rdr1")
+    assert cards_depending_on_key("rdr1") == 3, "expired cards are still in their holders' hands"
+    assert cards_depending_on_key("iss1") == 3
+    # When one is reissued (superseded by a card under other keys) and one revoked
+    _register("00000000000000e5", issuer_kid="iss2", reader_kid="rdr2", supersede=OLD)
+    revoke_tag(NEW, "lost")
+    # Then one card still depends on the key; none depend on a key nobody used
+    assert cards_depending_on_key("rdr1") == 1
+    assert cards_depending_on_key("unused") == 0
 
 
 def test_a_revocation_and_its_audit_event_commit_together(app_context):

@@ -136,7 +136,9 @@ def check_keyring(settings: Settings, now: datetime) -> Iterator[Check]:
         yield fail(name, f"no active {' or '.join(missing)} key: run `tagservice keys rotate`")
         return
     active = [r for r in keyring.records if r.active]
-    yield ok(name, f"{len(active)} active, {len(keyring.records) - len(active)} retired")
+    destroyed = sum(r.status == keys.DESTROYED for r in keyring.records)
+    retired = len(keyring.records) - len(active) - destroyed
+    yield ok(name, f"{len(active)} active, {retired} retired, {destroyed} destroyed")
     for record in active:
         created = datetime.fromisoformat(record.created)
         if now - created > KEY_AGE_WARNING:

@@ -1,4 +1,4 @@
-"""`tagservice keys list | rotate | retire | export`: the issuer and reader keys."""
+"""`tagservice keys list | rotate | retire | destroy | export`: the issuer and reader keys."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from .. import keys
 from . import CommandError
 
-keys_group = AppGroup("keys", help="List, rotate, retire and export the tag keys.")
+keys_group = AppGroup("keys", help="List, rotate, retire, destroy and export the tag keys.")
 
 
 def _settings():
@@ -33,7 +33,8 @@ def list_keys():
     for r in keyring.records:
         mark = " (issues new tags)" if r.kid in issuing else ""
         retired = f" retired {r.retired}" if r.retired else ""
-        click.echo(f"{r.kid}  {r.role:<6}  {r.status:<7}  created {r.created}{retired}{mark}")
+        retired += f" destroyed {r.destroyed}" if r.destroyed else ""
+        click.echo(f"{r.kid}  {r.role:<6}  {r.status:<9}  created {r.created}{retired}{mark}")
 
 
 @keys_group.command("rotate")
@@ -75,7 +76,53 @@ def retire(kid: str, force: bool):
     click.echo(f"retired {kid.lower()}; {expired} issued tag(s) made with it will be refused")
 
 
+@keys_group.command("destroy")
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="confirm: the private key is gone for good")
+@click.option("--force", is_flag=True, help="destroy even if cards made with it are not reissued")
+def destroy(kid: str, yes: bool, force: bool):
+    """Destroy retired key KID: its private key leaves keys.json; cards made with it never open.
+
+    Only a retired key, and only once every card made with it has been reissued or
+    revoked (the tag register says so), unless --force.
+    """
+    from .. import tags
+    from ..audit import EventKind
+
+    settings = _settings()
+    kid = kid.strip().lower()
+    ring = keys.load_keyring(settings)
+    try:
+        destroyed = ring.destroy(kid, datetime.now(UTC))
+    except keys.KeyStoreError as e:
+        raise CommandError(str(e)) from None
+    waiting = tags.cards_depending_on_key(kid)
+    if waiting and not force:
+        raise CommandError(
+            f"{waiting} card(s) made with key {kid} are neither reissued nor revoked: their "
+            "holders would carry a card that can never open. Ask them to reissue, or use --force."
+        )
+    if not yes:
+        click.confirm(
+            f"Destroy the private key of {kid}? Cards made with it can never be opened again",
+            abort=True,
+        )
+    keys.save_keyring(settings, destroyed)
+    role = destroyed.by_kid(kid).role
+    _audit(EventKind.KEY_DESTROYED, kid=kid, role=role, cards_not_reissued=waiting, forced=force)
+    click.echo(
+        f"destroyed the private key of {kid}; its id and public key stay, so its cards are "
+        "refused as 'key destroyed: reissue'. Backups of keys.json made before now still "
+        "hold it (sealed under the KEK): expire them as docs/operations.md says."
+    )
+
+
 @keys_group.command("export")
 def export():
     """Print the public trust list (JWKS), as served at /.well-known/jwks.json."""
-    click.echo(json.dumps(keys.load_keyring(_settings()).jwks(), indent=2))
+    settings = _settings()
+    try:
+        keys.load_keyset(settings)  # the published keys must be the ones the service uses
+    except keys.KeyStoreError as e:
+        raise CommandError(str(e)) from None
+    click.echo(json.dumps(keys.load_keyring(settings).jwks(), indent=2))

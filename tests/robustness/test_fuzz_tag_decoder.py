@@ -5,7 +5,11 @@ substitutions, every single-bit flip, truncations and extensions at
 `open_tag`. This file adds what a scanner or an attacker sends as *text*:
 edits of a real tag URL (insertions, deletions, substitutions, swaps, with
 non-ASCII look-alikes, whitespace and padding among the characters), any mix
-of case, huge inputs, and a coverage-guided run with atheris (long run only).
+of case, huge inputs, and a coverage-guided run with atheris (long run only);
+and, cheaply, the families behind the cryptographic review's vectors: a second
+`/T/` mark or a query before it, a ciphertext under another (re-signed) header,
+any other or low-order encapsulated key, S + kL signatures, and streams deflated
+with other dictionaries.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagservice import crypto
+from tagservice import compact, crypto, summary
 from tests.helpers import fixture
 from tests.vectors.make_vectors import keyset
 
@@ -143,6 +148,112 @@ def test_valid_tag_bytes_inside_other_text_do_not_open():
     for text in (f"{URL} ", f"{URL}\n", f"{URL}=", f"{URL}#x", f"{URL}?a=1", f"<{URL}>"):
         with pytest.raises(crypto.MalformedTag):
             crypto.decode_payload(text)
+
+
+# ------------------------------------------------ the cases of the cryptographic review
+# (issue 16, item 5; the fixed cases are vectors in tests/vectors/invalid.json)
+
+MARK = st.sampled_from(["/T/", "/t/"])
+JUNK = st.text(alphabet="ABCXYZ234567abc/:.?#=&-_", max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=JUNK, between=JUNK, first=MARK, second=MARK, payload_first=st.booleans())
+def test_a_real_payload_behind_a_second_mark_never_opens(
+    before, between, first, second, payload_first
+):
+    # two /T/ marks, whatever surrounds them and in whichever place the real payload is
+    head = f"https://tag.example{before}{first}"
+    text = (
+        f"{head}{PAYLOAD}{between}{second}{PAYLOAD}"
+        if payload_first
+        else f"{head}{between}{second}{PAYLOAD}"
+    )
+    with pytest.raises(crypto.MalformedTag):
+        crypto.decode_payload(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(path=JUNK, separator=st.sampled_from("?#"), query=JUNK, mark=MARK)
+def test_a_query_or_fragment_before_the_mark_never_opens(path, separator, query, mark):
+    text = f"https://tag.example/{path}{separator}{query}{mark}{PAYLOAD}"
+    with pytest.raises(crypto.MalformedTag):
+        crypto.decode_payload(text)
+
+
+def _resigned(header: bytes, sealed: bytes) -> bytes:
+    body = header + sealed
+    return body + KEYS.signing[1].sign(body)
+
+
+HEADER, SEALED = TAG[: crypto.HEADER_BYTES], TAG[crypto.HEADER_BYTES : -crypto.SIGNATURE_BYTES]
+
+
+@settings(max_examples=60, deadline=None)
+@given(tag_id=st.binary(min_size=8, max_size=8), flags=st.sampled_from([0, 1]))
+def test_the_ciphertext_opens_under_its_own_header_only(tag_id, flags):
+    # a validly signed tag whose header differs from the one the ciphertext was sealed under
+    header = crypto.Header.from_bytes(HEADER)
+    changed = crypto.Header(1, flags, header.issuer_kid, header.reader_kid, tag_id, flags)
+    if changed.to_bytes() == HEADER:
+        return
+    with pytest.raises(crypto.DecryptionFailed):
+        crypto.open_tag(_resigned(changed.to_bytes(), SEALED), KEYS, NOW)
+
+
+_P = 2**255 - 19
+_ORDER_8 = [int.from_bytes(bytes.fromhex(h), "little") for h in (
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+)]  # fmt: skip
+# RFC 7748 small-order u-coordinates, their non-canonical spellings (u >= p), and each
+# with the top bit set, which X25519 ignores.
+LOW_ORDER = [
+    (u + top).to_bytes(32, "little")
+    for u in (0, 1, _P - 1, _P, _P + 1, *_ORDER_8)
+    for top in (0, 2**255)
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(LOW_ORDER) | st.binary(min_size=32, max_size=32))
+def test_any_other_encapsulated_key_fails_decryption_cleanly(enc):
+    if enc == SEALED[: crypto.ENC_BYTES]:
+        return
+    tag = _resigned(HEADER, enc + SEALED[crypto.ENC_BYTES :])
+    with pytest.raises(crypto.DecryptionFailed):
+        crypto.open_tag(tag, KEYS, NOW)
+
+
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+@pytest.mark.parametrize("k", range(1, 16))
+def test_a_signature_with_s_plus_a_multiple_of_l_is_refused(k):
+    s = int.from_bytes(TAG[-32:], "little") + k * ED25519_L
+    if s >= 2**256:
+        pytest.skip("does not fit 32 bytes")
+    with pytest.raises(crypto.BadSignature):
+        crypto.open_tag(TAG[:-32] + s.to_bytes(32, "little"), KEYS, NOW)
+
+
+@settings(max_examples=60, deadline=None)
+@given(zdict=st.binary(max_size=8000))
+def test_a_stream_deflated_with_any_other_dictionary_gives_only_invalid_tag_or_a_summary(zdict):
+    # Raw deflate carries no check of its dictionary: a stream made with another one may
+    # inflate to other, still valid, text (docs/security.md, "Preset dictionaries"). The
+    # rule here is that nothing but InvalidTag or a validated summary ever comes out.
+    encoded = compact.encode(summary.validate(fixture("summary-heavy.json")))
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=zdict)
+    stream = deflater.compress(encoded) + deflater.flush()
+    header = crypto.Header.from_bytes(HEADER)
+    deflated = crypto.Header(1, 1, header.issuer_kid, header.reader_kid, header.tag_id, 1)
+    tag = crypto._assemble(deflated, stream, KEYS)
+    try:
+        opened = crypto.open_tag(tag, KEYS, NOW)
+    except crypto.InvalidTag:
+        return
+    assert summary.validate(opened.summary) == opened.summary
 
 
 @pytest.mark.slow

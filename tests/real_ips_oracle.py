@@ -16,8 +16,9 @@ B01AF (direct factor Xa inhibitors) and B01AX05 (fondaparinux); the brand names
 are those on the UK/EU/US/AU/NZ product lists (BNF, EMA, FDA); RxNorm
 ingredient concept ids as listed by RxNav; SNOMED CT 39579001 |Anaphylaxis| and
 417516000 |Anaphylaxis due to substance|; ICD-10 T78.0, T78.2, T80.5 and T88.6
-(anaphylactic reaction/shock). Wordings cover English and the other languages
-seen in the collected bundles (anafilaxia, anafilassi, anafylaxie).
+(anaphylactic reaction/shock). Wordings: the English stem "anaphyla-" and the
+"anafila-" (Spanish, Portuguese, Italian) and "anafyla-" (Dutch, Scandinavian)
+spellings of the same word.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Run every benchmark, bounded, and write bench/RESULTS.md with tables and charts.
 
-`make bench` runs this. Order: QR size (seconds), cards (seconds), pages (seconds), decode
-(about a minute), unlock on gunicorn (about a minute). A watchdog stops the
+`make bench` runs this. Order: QR size (seconds), real FHIR bundles (about 20 seconds),
+cards (seconds), pages (seconds), decode (about a minute), unlock on gunicorn (about a
+minute). A watchdog stops the
 whole run after --max-minutes (default 10); each benchmark has its own bound
 too. Charts (matplotlib, PNG) go next to this file:
 
@@ -37,6 +38,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import card  # noqa: E402
 import decode  # noqa: E402
+import import_real  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pages  # noqa: E402
 import qr_size  # noqa: E402
@@ -195,6 +197,17 @@ def main() -> int:
             table,
             summary,
             "qr_version.png",
+        )
+        _status, text = capture(import_real.main)
+        table, summary = text.rstrip().rsplit("\n", 1)
+        section(
+            "Real FHIR patient summaries (bench/import_real.py)",
+            "Each public IPS / patient-summary bundle (tests/fixtures/real-ips/SOURCES.md and "
+            "shared/fixtures/fhir-ips) through `tagservice issue BUNDLE --out tag.txt` on a "
+            "temporary instance; the card is decrypted and checked against an independent "
+            "oracle of critical facts in the source. Baseline: json.loads of the same file.",
+            table,
+            summary,
         )
         _status, text = capture(card.main, ["--runs", "5" if args.quick else "15"])
         table, summary = text.rstrip().rsplit("\n", 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from . import summary as summary_model
+from . import alerts
 
 SEX = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 BASELINE = {
@@ -70,7 +70,7 @@ def build(summary: dict, today: date | None = None) -> dict:
         "nhs_number": format_nhs_number(identity["nhs_number"])
         if identity.get("nhs_number")
         else None,
-        "critical": summary_model.critical_alerts(summary),
+        "critical": alerts.critical_alerts(summary),
         "allergies": summary["allergies"],
         "no_known_allergies": bool(summary.get("no_known_allergies")),
         "medications": summary["medications"],

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from tagservice import audit, auth, capacity, create_app, crypto, keys, summary_view, tags
+from tagservice import alerts, audit, auth, capacity, create_app, crypto, keys, summary_view, tags
 from tagservice import summary as summary_model
 from tagservice.db import db
 from tagservice.models import Clinician
@@ -161,7 +161,7 @@ def test_at_the_capacity_limit_a_summary_fits_whole_or_is_refused(settings):
         fitted += 1
         opened = crypto.open_tag(crypto.seal(summary, keyset, now), keyset, now)
         assert opened.summary["allergies"] == summary["allergies"]
-        assert "ANAPHYLAXIS: Penicillin" in summary_model.critical_alerts(opened.summary)
+        assert "ANAPHYLAXIS: Penicillin" in alerts.critical_alerts(opened.summary)
     assert fitted and refused, "the loop must cross the limit to test it"
 
 

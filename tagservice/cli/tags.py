@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from .. import capacity, crypto, keys
+from .. import alerts, capacity, crypto, keys
 from .. import summary as summary_model
 from ..config import ConfigError, load_settings
 from . import CommandError, main
@@ -169,12 +169,12 @@ def _card_words(path: Path, layout, critical_line, critical_auto, sheet, summary
         "layout": layout,
     }
     if critical_auto:
-        alerts = summary_model.critical_alerts(summary)
-        if not alerts:
+        lines = alerts.critical_alerts(summary)
+        if not lines:
             click.echo(
                 "note: the summary has no critical alerts; no critical line printed", err=True
             )
-        words["critical_line"] = " · ".join(alerts) or None
+        words["critical_line"] = " · ".join(lines) or None
     if path.suffix.lower() != ".txt":
         try:
             cards.check_card(**words)

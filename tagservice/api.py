@@ -60,6 +60,9 @@ def api_unlock():
     return jsonify(
         summary=result.summary,
         critical=alerts.critical_alerts(result.summary),
+        # a summary nobody checked must say so wherever it is shown (hazard H13)
+        verified=result.summary["meta"]["source"] == "clinician-verified",
+        source=result.summary["meta"]["source"],
         warnings=list(result.warnings),
         tag={
             "id": result.scanned.tag_id,

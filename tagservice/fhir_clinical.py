@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import alerts, terms
+from . import alerts, fit, terms
 from . import fhir_terms as fhir_terms
+from . import summary as summary_model
 from .fhir_read import (
     all_text,
     clean,
     code_in,
+    coded_names,
     codes,
     codings_of,
     concept_text,
@@ -24,6 +26,8 @@ from .fhir_read import (
     observation_value,
     resource_kind,
     status_code,
+    structured_dose,
+    structured_frequency,
 )
 
 _STOPPED = {
@@ -77,6 +81,7 @@ class ClinicalMapping:
             self.warn(f"Allergy {position} has no substance; skipped")
             return
         entry = {"substance": substance}
+        _offer_shorter(entry, "substance", *coded_names(allergy.code))
         manifestations = [m for r in allergy.reaction or [] for m in r.manifestation or []]
         reaction = ", ".join(dict.fromkeys(filter(None, map(concept_text, manifestations))))
         reaction = reaction or next(
@@ -119,6 +124,12 @@ class ClinicalMapping:
             entry["dose"] = dose
         if frequency:
             entry["frequency"] = frequency
+        _offer_shorter(entry, "dose", structured_dose(dosages))
+        _offer_shorter(entry, "frequency", structured_frequency(dosages))
+        timing = structured_frequency(dosages)
+        if fit.ALTERNATIVES in entry and "frequency" not in entry and timing:
+            entry[fit.ALTERNATIVES].setdefault("frequency", [timing])
+        _offer_shorter(entry, "name", *coded_names(concept))
         self.medications.append(entry)
         self.medicine_codings.append(codings_of(concept))
 
@@ -138,7 +149,9 @@ class ClinicalMapping:
             return
         name = concept_text(condition.code)
         if name:
-            self.conditions.append({"name": name})
+            entry = {"name": name}
+            _offer_shorter(entry, "name", *coded_names(condition.code))
+            self.conditions.append(entry)
             self.condition_codings.append(codings_of(condition.code))
         else:
             self.warn(f"Condition {position} has no name; skipped")
@@ -278,6 +291,22 @@ class ClinicalMapping:
                    "conditions": self.conditions}
         self.alerts.extend(alerts.derived_alerts(partial, self.medicine_codings,
                                                  self.condition_codings))
+
+
+def _offer_shorter(entry: dict, key: str, *texts: str | None) -> None:
+    """Give fitting (fit.py) the record's own shorter forms of a long text: the structured
+    dose, a coded term's display. Only when there is something to shorten."""
+    limit = summary_model.SECTION_FIELDS[_SECTION_OF[key]][key].limit
+    current = entry.get(key)
+    if not isinstance(current, str) or len(current) <= limit:
+        return
+    options = [t for t in dict.fromkeys(filter(None, texts)) if t != current]
+    if options:
+        entry.setdefault(fit.ALTERNATIVES, {})[key] = options
+
+
+_SECTION_OF = {"dose": "medications", "frequency": "medications", "name": "medications",
+               "substance": "allergies"}
 
 
 def _allergy_severity(allergy: Any, manifestations: list) -> str | None:

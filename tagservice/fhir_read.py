@@ -110,6 +110,17 @@ def concept_text(concept: Any) -> str | None:
         filter(None, (clean(c.code) for c in concept.coding or [])), None)
 
 
+def coded_names(concept: Any) -> list[str]:
+    """Every name a concept gives for itself (displays, text, the terminology's name for its
+    code), shortest first: the shorter forms fitting may use."""
+    if concept is None:
+        return []
+    names = [terms.snomed_name(c.display) if c.system == terms.SNOMED else c.display
+             for c in concept.coding or [] if clean(c.display)]
+    names += [concept.text, clinical_terms.display_for(codings_of(concept))]
+    return sorted(dict.fromkeys(n.strip() for n in names if clean(n)), key=len)
+
+
 def all_text(concept: Any) -> str:
     """Every human-readable word in a concept, for keyword matching."""
     if concept is None:
@@ -173,6 +184,18 @@ def dose_and_frequency(dosages: list | None) -> tuple[str | None, str | None]:
         parts = [" ".join(filter(None, _split_dosage(d))) for d in dosages]
         return "; ".join(filter(None, parts)) or None, None
     return _split_dosage(dosages[0]) if dosages else (None, None)
+
+
+def structured_dose(dosages: list | None) -> str | None:
+    """The dose from the structured fields alone ("5 mg"), for when the free text is too long."""
+    dosages = list(dosages or [])
+    return _structured_dose(dosages[0]) if len(dosages) == 1 else None
+
+
+def structured_frequency(dosages: list | None) -> str | None:
+    """The timing from the structured fields alone ("twice daily")."""
+    dosages = list(dosages or [])
+    return _frequency(dosages[0]) if len(dosages) == 1 else None
 
 
 def _split_dosage(dosage: Any) -> tuple[str | None, str | None]:

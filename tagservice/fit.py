@@ -43,6 +43,11 @@ _NOUNS = {"alerts": ("alert", "alerts"), "allergies": ("allergy", "allergies"),
           "note": ("note", "")}
 
 
+def clean_text(text: str) -> str:
+    """A line break becomes "; ", another control character a space; the ends are trimmed."""
+    return _CONTROL.sub(" ", _LINE_BREAK.sub("; ", text.strip())).strip()
+
+
 class FitRefused(ValueError):
     """The critical facts alone do not fit a self-contained card; the message says which."""
 
@@ -92,13 +97,12 @@ class _Fitter:
         self.result = Fitted(summary={})
 
     def clean(self, where: str, text: object) -> object:
-        """A line break becomes "; " (said once per field); other control characters a space."""
+        """clean_text, saying so once per field when a line break became "; "."""
         if not isinstance(text, str):
             return text
-        joined = _LINE_BREAK.sub("; ", text.strip())
-        if joined != text.strip():
+        if _LINE_BREAK.search(text.strip()):
             self.result.shortened.append(f"{where}: line breaks became '; '")
-        return _CONTROL.sub(" ", joined)
+        return clean_text(text)
 
     def fit_field(self, section: str, item: dict, key: str, where: str) -> bool:
         """Make one field fit its limit; False when a required field cannot."""
@@ -124,7 +128,12 @@ class _Fitter:
         if spec.required or (section, key) == ("alerts", "text") and item.get(
                 "code") in summary_model.ALERTS_NEEDING_TEXT:
             return False
+        grade = section == "allergies" and alerts.is_anaphylaxis_grade(item)
         del item[key]
+        if grade and not alerts.is_anaphylaxis_grade(item):
+            item["severity"] = "anaphylaxis"  # what the long reaction said stays on the card
+            self.result.shortened.append(f"{where} severity set to anaphylaxis, as its "
+                                         "reaction said")
         self.result.shortened.append(
             f"{where} {key} left off ({len(value)} characters; the card holds "
             f"{spec.limit}): '{value}'")

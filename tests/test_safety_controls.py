@@ -357,3 +357,13 @@ def test_a_card_missing_from_the_register_opens_with_a_warning(client, app, sett
     response = unlock_form(client, url)
     assert response.status_code == 200
     assert "not in the service's register" in readable(response.text)
+
+
+def test_an_unverified_summary_says_so_above_the_red_lines(client, app, tag_factory):
+    """H13: "Patient-entered — not checked by a clinician" comes before any critical line."""
+    sign_in(client, app)
+    self_reported = unlock_form(client, tag_factory("summary-typical.json")).text
+    verified = unlock_form(client, tag_factory("summary-heavy.json")).text
+    banner = self_reported.index("Patient-entered — not checked by a clinician")
+    assert banner < self_reported.index('class="alert-critical"')
+    assert "Patient-entered" not in verified

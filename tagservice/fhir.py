@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from . import fhir_terms as terms
+from . import terms as clinical_terms
 from .fhir_clinical import ClinicalMapping
 from .fhir_read import (
     BundleIndex,
@@ -205,7 +206,8 @@ class _Importer(ClinicalMapping):
     def _empty_section(self, loinc: str | None, reason: Any) -> None:
         """"Nil known" allergies is information; "not asked" or "unavailable" is not."""
         said = clean(reason.text) or concept_text(reason) or "empty"
-        nil_known = status_code(reason) == "nilknown" or terms.words(said) == "no known allergies"
+        nil_known = status_code(reason) == "nilknown" or clinical_terms.says_no_known_allergies(
+            said)
         if loinc == terms.SECTION_ALLERGIES and nil_known:
             self.no_known_allergies = True
         elif loinc in terms.SECTION_LABELS:

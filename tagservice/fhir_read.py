@@ -107,7 +107,17 @@ def concept_text(concept: Any) -> str | None:
             return terms.snomed_name(display) if coding.system == terms.SNOMED else display
     known = clinical_terms.display_for(codings_of(concept))  # a code without words
     return clean(concept.text) or known or next(
-        filter(None, (clean(c.code) for c in concept.coding or [])), None)
+        filter(None, (_bare_code(c) for c in concept.coding or [])), None)
+
+
+_SYSTEM_NAMES = {"snomed": "SNOMED CT", "atc": "ATC", "rxnorm": "RxNorm"}
+
+
+def _bare_code(coding: Any) -> str | None:
+    """A code nobody named, said with its code system so a reader knows it is a code."""
+    code = clean(coding.code)
+    kind = clinical_terms.system_kind(coding.system)
+    return f"{code} ({_SYSTEM_NAMES[kind]} code)" if code and kind else code
 
 
 def coded_names(concept: Any) -> list[str]:

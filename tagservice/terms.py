@@ -238,19 +238,6 @@ def medicine_alert_codes(name: str | None, codings: Iterable[Coding] = ()) -> se
     return {groups[key]["alert"] for key in medicine_groups(name, codings) if groups[key]["alert"]}
 
 
-def recognised_medicine(name: str | None) -> str | None:
-    """The generic name a brand stands for ("Eliquis" → "apixaban"), if any: shown to the
-    patient so they can see why a line appeared."""
-    for group in data()["medicine_groups"].values():
-        brand = _affirmed(name, group["brands"], fuzzy=True)
-        if brand:
-            return group["brands"][brand]
-        generic = _affirmed(name, group["names"], fuzzy=True)
-        if generic:
-            return generic
-    return None
-
-
 # ------------------------------------------------------------------ conditions
 
 
@@ -276,10 +263,6 @@ def alert_code_for_text(text: str) -> str:
             negated = any(f" {word} " in remainder for word in table["negation"])
             return "other" if negated else code
     return "other"
-
-
-def alert_phrases(code: str) -> tuple[str, ...]:
-    return tuple(dict(data()["alert_phrases"]["order"]).get(code, ()))
 
 
 def device_code(text: str, snomed_codes: Iterable[str]) -> str:

@@ -21,7 +21,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -57,6 +57,7 @@ def words(text: str) -> list[str]:
 # ------------------------------------------------------------------ codes
 
 
+@lru_cache(maxsize=256)
 def system_kind(system: str | None) -> str | None:
     """"snomed" | "atc" | "rxnorm" for the ways real bundles write those code systems."""
     if not system:
@@ -127,65 +128,96 @@ def _fuzzy_limit(word: str) -> int:
     return 0 if len(word) < _FUZZY_MIN else 1 if len(word) < 11 else 2
 
 
-def _phrase_at(tokens: list[str], start: int, phrase: list[str], fuzzy: bool) -> bool:
-    if start + len(phrase) > len(tokens):
-        return False
-    for offset, word in enumerate(phrase):
-        token = tokens[start + offset]
-        if token == word:
-            continue
-        limit = _fuzzy_limit(word) if fuzzy and len(phrase) == 1 else 0
-        if not limit or not _distance_at_most(token, word, limit):
-            return False
-    return True
+@lru_cache(maxsize=256)
+def _compiled(phrases: tuple[str, ...]) -> tuple[dict[str, tuple[tuple[str, ...], ...]],
+                                                 dict[str, tuple[str, ...]]]:
+    """Phrases folded and indexed by their first word, plus the long one-word phrases that
+    may match a near-spelling. Cached: the same lists are asked about on every page. (Only
+    the terminology's own lists are cached, never a patient's text.)"""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        split = tuple(fold(phrase).split())
+        if split:
+            by_first.setdefault(split[0], []).append(split)
+    near: dict[str, set[str]] = {}
+    for group in by_first.values():
+        for split in group:
+            if len(split) == 1 and len(split[0]) >= _FUZZY_MIN:
+                near.setdefault(split[0][:2], set()).add(split[0])
+    return ({word: tuple(group) for word, group in by_first.items()},
+            {prefix: tuple(sorted(words)) for prefix, words in near.items()})
 
 
-def _negated(tokens: list[str], start: int, end: int) -> bool:
-    negation = data()["negation"]
-    stops = set(negation["terminators"])
+def _near(token: str, by_prefix: dict[str, tuple[str, ...]]) -> str | None:
+    """The candidate `token` is a near-spelling of, if any. A slip in the first two letters
+    is not looked for: it keeps the work small and such a slip is rare."""
+    if len(token) < _FUZZY_MIN - 1:
+        return None
+    return next((word for word in by_prefix.get(token[:2], ())
+                 if _distance_at_most(token, word, _fuzzy_limit(word))), None)
+
+
+@cache
+def _negation() -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    table = data()["negation"]
+    return (frozenset(table["terminators"]), tuple(table["before"]), tuple(table["after"]),
+            tuple(table["pseudo"]))
+
+
+def _negated(tokens: tuple[str, ...], start: int, end: int) -> bool:
+    stops, cues_before, cues_after, _pseudo = _negation()
     window = tokens[max(0, start - _NEGATION_WINDOW):start]
     cut = max((i + 1 for i, word in enumerate(window) if word in stops), default=0)
     following = tokens[end:]
     reach = next((i for i, word in enumerate(following) if word in stops), len(following))
     before = " " + " ".join(window[cut:]) + " "
     after = " " + " ".join(following[:reach]) + " "
-    return any(f" {cue} " in before for cue in negation["before"]) or any(
-        f" {cue} " in after for cue in negation["after"])
+    return any(f" {cue} " in before for cue in cues_before) or any(
+        f" {cue} " in after for cue in cues_after)
 
 
-def _clauses(text: str) -> list[list[str]]:
+def _clauses(text: str) -> tuple[tuple[str, ...], ...]:
     clauses = []
     for clause in _CLAUSE.split(text[:_MAX_TEXT].casefold()):
         folded = f" {fold(clause)} "
-        for pseudo in data()["negation"]["pseudo"]:
+        for pseudo in _negation()[3]:
             folded = folded.replace(f" {pseudo} ", " affirmed ")
-        clauses.append(folded.split())
-    return clauses
+        clauses.append(tuple(folded.split()))
+    return tuple(clauses)
 
 
-def _affirmed(text: str | None, phrases: Iterable[str], fuzzy: bool = False,
+def _affirmed(text: str | tuple | None, phrases: tuple[str, ...], fuzzy: bool = False,
               token_test=None) -> str | None:
-    """The first phrase `text` says without negating it, else None."""
+    """The first phrase `text` (or its _clauses, when asked about several lists) says without
+    negating it, else None."""
     if not text:
         return None
-    split = [(p, p.split()) for p in map(fold, phrases)]
-    for tokens in _clauses(text):
-        for start in range(len(tokens)):
-            if token_test is not None and token_test(tokens[start]):
-                if not _negated(tokens, start, start + 1):
-                    return tokens[start]
+    by_first, near_words = _compiled(phrases)
+    for tokens in _clauses(text) if isinstance(text, str) else text:
+        for start, token in enumerate(tokens):
+            if token_test is not None:
+                if token_test(token) and not _negated(tokens, start, start + 1):
+                    return token
                 continue
-            for phrase, phrase_words in split:
-                if _phrase_at(tokens, start, phrase_words, fuzzy) and not _negated(
-                        tokens, start, start + len(phrase_words)):
-                    return phrase
+            for split in by_first.get(token, ()):
+                end = start + len(split)
+                if tokens[start:end] == split and not _negated(tokens, start, end):
+                    return " ".join(split)
+            near = _near(token, near_words) if fuzzy and near_words else None
+            if near and not _negated(tokens, start, start + 1):
+                return near
     return None
+
+
+@lru_cache(maxsize=256)
+def _folded(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f" {fold(phrase)} " for phrase in phrases)
 
 
 def mentions(text: str, phrases: Iterable[str]) -> bool:
     """True if `text` contains any phrase as whole words (no negation rule)."""
     padded = f" {fold(text)} "
-    return any(f" {fold(phrase)} " in padded for phrase in phrases)
+    return any(phrase in padded for phrase in _folded(tuple(phrases)))
 
 
 # ------------------------------------------------------------------ anaphylaxis
@@ -195,8 +227,8 @@ def _anaphylaxis_word(token: str) -> bool:
     group = data()["anaphylaxis"]
     if any(token.startswith(stem) for stem in group["stems"]):
         return True
-    return len(token) >= 9 and any(_distance_at_most(token, target, 2)
-                                   for target in group["typo_targets"])
+    return len(token) >= 9 and token[0] == "a" and any(
+        _distance_at_most(token, target, 2) for target in group["typo_targets"])
 
 
 def says_anaphylaxis(text: str | None, codings: Iterable[Coding] = ()) -> bool:
@@ -210,8 +242,10 @@ def says_anaphylaxis(text: str | None, codings: Iterable[Coding] = ()) -> bool:
 # ------------------------------------------------------------------ medicines
 
 
-def _names(group: dict) -> list[str]:
-    return [*group["names"], *group["brands"]]
+@cache
+def _names(key: str) -> tuple[str, ...]:
+    group = data()["medicine_groups"][key]
+    return (*group["names"], *group["brands"])
 
 
 def medicine_groups(name: str | None, codings: Iterable[Coding] = ()) -> set[str]:
@@ -221,9 +255,10 @@ def medicine_groups(name: str | None, codings: Iterable[Coding] = ()) -> set[str
     stopped", "not on insulin"). A steroid cream or inhaler is not systemic.
     """
     codings = list(codings)
+    clauses = _clauses(name) if name else ()
     found = set()
     for key, group in data()["medicine_groups"].items():
-        if _group_codes(group, codings) is not None or _affirmed(name, _names(group), fuzzy=True):
+        if _group_codes(group, codings) is not None or _affirmed(clauses, _names(key), fuzzy=True):
             found.add(key)
     steroid = data()["medicine_groups"]["systemic-steroid"]
     if ("systemic-steroid" in found and _group_codes(steroid, codings) is None
@@ -245,8 +280,9 @@ def condition_alert_codes(name: str | None, codings: Iterable[Coding] = ()) -> s
     """Alert codes a current condition raises: adrenal insufficiency, epilepsy,
     insulin-treated (type 1) diabetes. "Non-insulin-dependent diabetes" raises nothing."""
     snomed = set(_coded(list(codings), "snomed"))
+    clauses = _clauses(name) if name else ()
     return {group["alert"] for group in data()["condition_groups"].values()
-            if snomed & set(group["snomed"]) or _affirmed(name, group["phrases"])}
+            if snomed & set(group["snomed"]) or _affirmed(clauses, tuple(group["phrases"]))}
 
 
 # ------------------------------------------------------------------ alerts, devices, NKA

@@ -235,8 +235,12 @@ class ClinicalMapping:
         manufacturer = clean(device.manufacturer)
         if manufacturer and manufacturer.casefold() not in name.casefold():
             name = f"{name}, {manufacturer}"
-        code = terms.device_code(f"{name} ; {all_text(device.type)}",
-                                 codes(device.type, fhir_terms.SNOMED))
+        text = f"{name} ; {all_text(device.type)}"
+        code = terms.device_code(text, codes(device.type, fhir_terms.SNOMED))
+        if code == "other-device" and not terms.is_implant(text):
+            # a wheelchair or a hearing aid is not an implanted device: no red line
+            self.warn(f"Device {position} is not an implanted device; left out of the alerts")
+            return
         self.add_alert({"code": code, "text": name})
 
     def map_Observation(self, observation: Any) -> None:

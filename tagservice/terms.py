@@ -310,6 +310,12 @@ def device_code(text: str, snomed_codes: Iterable[str]) -> str:
     return "other-device"
 
 
+def is_implant(text: str) -> bool:
+    """True when a device's words say it is inside the body (a stent, a hip prosthesis)."""
+    return mentions(text, data()["devices"]["implant_words"]) or any(
+        stem in fold(text) for stem in data()["devices"]["implant_stems"])
+
+
 def is_dnacpr_code(snomed_codes: Iterable[str]) -> bool:
     return bool(set(snomed_codes) & set(data()["dnacpr"]["snomed"]))
 

@@ -157,3 +157,15 @@ def test_every_real_public_bundle_imports_or_is_refused_in_one_line(path):
         assert "\n" not in str(refused)
         return
     assert isinstance(summary["allergies"], list) and all(isinstance(w, str) for w in warnings)
+
+
+def test_a_wheelchair_recorded_as_a_device_gives_no_implanted_device_line_but_a_stent_does():
+    def device(name: str) -> dict:
+        return {"resourceType": "Device", "patient": SUBJECT,
+                "deviceName": [{"name": name, "type": "user-friendly-name"}]}
+
+    summary, warnings = summary_from_ips(bundle(device("rolstoel"), device("Coronary stent")),
+                                         TODAY)
+
+    assert summary["alerts"] == [{"code": "other-device", "text": "Coronary stent"}]
+    assert "Device 1 is not an implanted device; left out of the alerts" in warnings

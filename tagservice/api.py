@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, jsonify, request
 
-from . import crypto, openapi, tags, unlock
-from . import summary as summary_model
+from . import alerts, crypto, openapi, tags, unlock
 from .auth import clinician_required
 from .models import Role
 from .security import csrf, limiter
@@ -60,7 +59,10 @@ def api_unlock():
         return _error(refused.status, refused.error, refused.message)
     return jsonify(
         summary=result.summary,
-        critical=summary_model.critical_alerts(result.summary),
+        critical=alerts.critical_alerts(result.summary),
+        # a summary nobody checked must say so wherever it is shown (hazard H13)
+        verified=result.summary["meta"]["source"] == "clinician-verified",
+        source=result.summary["meta"]["source"],
         warnings=list(result.warnings),
         tag={
             "id": result.scanned.tag_id,

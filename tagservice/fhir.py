@@ -1,4 +1,4 @@
-"""FHIR R4 International Patient Summary (IPS) import: Bundle → native emergency summary.
+"""FHIR R4/R4B International Patient Summary (IPS) import: Bundle → native emergency summary.
 
 GP systems and patient apps export IPS document Bundles. This keeps the few
 facts that change treatment in the first ten minutes, derives the alerts a
@@ -15,11 +15,8 @@ from collections import Counter, defaultdict
 from datetime import date
 from typing import Any
 
-from fhir.resources.R4B import fhirtypes
-from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
-
 from . import fhir_terms as terms
+from . import terms as clinical_terms
 from .fhir_clinical import ClinicalMapping
 from .fhir_read import (
     BundleIndex,
@@ -34,6 +31,7 @@ from .fhir_read import (
     resource_kind,
     status_code,
 )
+from .fhir_tolerant import FhirImportError, read_bundle
 
 __all__ = ["FhirImportError", "is_fhir_bundle", "summary_from_ips"]
 
@@ -49,105 +47,38 @@ _TYPE_LABELS = {"Immunization": "immunization", "Procedure": "procedure",
                 "ImagingStudy": "imaging study", "ClinicalImpression": "clinical impression"}
 
 
-class FhirImportError(ValueError):
-    """Not a FHIR R4 Bundle this service can read; the message says why, in one line."""
-
-
 def is_fhir_bundle(data: Any) -> bool:
     """True for parsed JSON that claims to be a FHIR Bundle (native summaries are not)."""
     return isinstance(data, dict) and data.get("resourceType") == "Bundle"
 
 
 def summary_from_ips(bundle: dict, today: date) -> tuple[dict, list[str]]:
-    """Map an IPS Bundle to an unvalidated native summary, plus warnings about what was left out.
+    """Map an IPS-like Bundle to an unvalidated native summary, plus warnings about what was
+    left out or could not be read.
 
-    `today` becomes meta.issued. Raises FhirImportError for anything that is
-    not a valid FHIR R4 Bundle about exactly one patient.
+    `today` becomes meta.issued. Each resource is read on its own
+    (fhir_tolerant), so a malformed part is reported, never the reason the
+    whole bundle is refused. Raises FhirImportError only for data that is not
+    a Bundle, passes a bound, or has no single patient to be about.
     """
-    index = BundleIndex(_parse(bundle))
-    return _Importer(index, _find_patient(index), today).run()
+    read = read_bundle(bundle)
+    index = BundleIndex(read.entries)
+    importer = _Importer(index, _find_patient(index, read), today)
+    summary, warnings = importer.run(read.other_kinds)
+    unreadable = [f"Could not read {what}: it is not on the card; check the record by hand"
+                  for what in read.unreadable]
+    problems = [f"Malformed part of the file: {problem}" for problem in read.problems]
+    return summary, unreadable + warnings + problems
 
 
-def _parse(data: Any) -> Bundle:
-    if not isinstance(data, dict):
-        raise FhirImportError("Not a FHIR Bundle: expected a JSON object")
-    if data.get("resourceType") != "Bundle":
-        kind = _quoted(data.get("resourceType"))
-        raise FhirImportError(f"Not a FHIR Bundle: resourceType is {kind}")
-    _check_resource_types(data)
-    try:
-        return Bundle.model_validate(data)
-    except ValidationError as error:
-        raise FhirImportError(f"Not valid FHIR R4: {_first_problem(error, data)}") from error
-    except (KeyError, TypeError, ValueError, RecursionError) as error:
-        # fhir.resources raises these, not ValidationError, for some malformed
-        # resources it meets (an unknown resourceType); keep to one error type.
-        raise FhirImportError("Not valid FHIR R4: the Bundle holds a malformed resource") from error
-
-
-def _check_resource_types(data: dict) -> None:
-    """Refuse unknown resource types up front: the library fails on them with a KeyError."""
-    stack: list[tuple[Any, str]] = [(data, "Bundle")]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, dict):
-            if "resourceType" in node and not _is_resource_type(node["resourceType"]):
-                kind = _quoted(node["resourceType"])
-                raise FhirImportError(f"Not valid FHIR R4: {path}: unknown resource type {kind}")
-            stack.extend((value, path + _step(key)) for key, value in node.items())
-        elif isinstance(node, list):
-            stack.extend((value, path + _step(i)) for i, value in enumerate(node))
-
-
-def _step(key: Any) -> str:
-    """One step of a FHIR-style path; odd keys are quoted so a message stays one short line."""
-    if isinstance(key, int):
-        return f"[{key}]"
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", str(key)):
-        return f".{key}"
-    return f"[{str(key)[:20]!r}]"
-
-
-def _is_resource_type(name: Any) -> bool:
-    if not isinstance(name, str) or not name.isidentifier() or not name[:1].isupper():
-        return False
-    model = getattr(getattr(fhirtypes, f"{name}Type", None), "get_model_klass", None)
-    return model is not None and model().has_resource_base()
-
-
-def _quoted(value: Any) -> str:
-    if value is None:
-        return "missing"
-    if isinstance(value, str) and len(value) <= 40 and value.isprintable():
-        return repr(value)
-    return "not a resource type name"
-
-
-def _first_problem(error: ValidationError, data: dict) -> str:
-    """E.g. "AllergyIntolerance at Bundle.entry[0].resource.patient: required but missing"."""
-    problem = error.errors(include_url=False, include_input=False)[0]
-    path, node, resource_type = "Bundle", data, None
-    for step in problem["loc"]:
-        path += _step(step)
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            node = None
-        if isinstance(node, dict) and isinstance(node.get("resourceType"), str):
-            resource_type = node["resourceType"]
-    reasons = {"missing": "required but missing", "extra_forbidden": "not an element of FHIR R4"}
-    message = " ".join(str(problem["msg"]).split()).removeprefix("Value error, ")
-    reason = reasons.get(problem["type"]) or message[:200]
-    count = error.error_count()
-    more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
-    where = f"{resource_type} at {path}" if resource_type else path
-    return f"{where}: {reason}{more}"
-
-
-def _find_patient(index: BundleIndex) -> Any:
+def _find_patient(index: BundleIndex, read: Any) -> Any:
     patients = [r for r in index.resources if resource_kind(r) == "Patient"]
     if not patients:
-        raise FhirImportError("This is a FHIR Bundle but it has no Patient resource")
+        lost = next((p for p in read.problems if p.startswith("Patient at ")), None)
+        if lost:
+            raise FhirImportError(f"The patient's details could not be read: {lost}")
+        why = f" ({read.problems[0]})" if read.problems else ""
+        raise FhirImportError(f"This is a FHIR Bundle but it has no Patient resource{why}")
     if len(patients) == 1:
         return patients[0]
     subject = index.resolve(getattr(index.composition, "subject", None), index.composition)
@@ -167,6 +98,8 @@ class _Importer(ClinicalMapping):
         self.allergies: list[dict] = []
         self.medications: list[dict] = []
         self.conditions: list[dict] = []
+        self.medicine_codings: list[list] = []  # (system, code) pairs, parallel to medications
+        self.condition_codings: list[list] = []
         self.contacts: list[dict] = []
         self.readings: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
         self.devices_in_use: list[Any] = []
@@ -177,7 +110,7 @@ class _Importer(ClinicalMapping):
         self.positions: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
 
-    def run(self) -> tuple[dict, list[str]]:
+    def run(self, unparsed_kinds: list[str]) -> tuple[dict, list[str]]:
         identity = self._identity()
         self._read_composition()
         for resource in self.index.resources:
@@ -190,6 +123,7 @@ class _Importer(ClinicalMapping):
                 self.skipped["other-patient"] += 1
             else:
                 mapper(resource)
+        self.skipped.update(unparsed_kinds)  # types the card never uses were not parsed
         self._contacts_gp_language()
         self.add_devices_on_patient()
         self.derive_alerts()
@@ -272,7 +206,8 @@ class _Importer(ClinicalMapping):
     def _empty_section(self, loinc: str | None, reason: Any) -> None:
         """"Nil known" allergies is information; "not asked" or "unavailable" is not."""
         said = clean(reason.text) or concept_text(reason) or "empty"
-        nil_known = status_code(reason) == "nilknown" or terms.words(said) == "no known allergies"
+        nil_known = status_code(reason) == "nilknown" or clinical_terms.says_no_known_allergies(
+            said)
         if loinc == terms.SECTION_ALLERGIES and nil_known:
             self.no_known_allergies = True
         elif loinc in terms.SECTION_LABELS:

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import fhir_terms as terms
+from . import alerts, fit, terms
+from . import fhir_terms as fhir_terms
+from . import summary as summary_model
 from .fhir_read import (
     all_text,
     clean,
     code_in,
+    coded_names,
     codes,
+    codings_of,
     concept_text,
     dose_and_frequency,
     iso,
     observation_value,
     resource_kind,
     status_code,
+    structured_dose,
+    structured_frequency,
 )
 
 _STOPPED = {
@@ -58,15 +64,15 @@ class ClinicalMapping:
                 allergy.verificationStatus) in ("refuted", "entered-in-error"):
             self.skipped["allergy-inactive"] += 1
             return
-        snomed, absent = codes(allergy.code, terms.SNOMED), codes(allergy.code,
-                                                                  terms.IPS_ABSENT_UNKNOWN)
-        if terms.NO_KNOWN_ALLERGY_SNOMED in snomed or terms.NO_KNOWN_ALLERGY_IPS in absent:
+        snomed = codes(allergy.code, fhir_terms.SNOMED)
+        absent = codes(allergy.code, fhir_terms.IPS_ABSENT_UNKNOWN)
+        statement = terms.no_known_allergy(snomed, absent)
+        if statement == "all":
             self.no_known_allergies = True
             return
-        partial = [terms.PARTIAL_NO_KNOWN_ALLERGY_SNOMED[c] for c in sorted(snomed)
-                   if c in terms.PARTIAL_NO_KNOWN_ALLERGY_SNOMED]
-        if partial or absent:
-            what = f"no known allergy to {partial[0]} only" if partial else "no allergy information"
+        if statement or absent:
+            what = (f"no known allergy to {statement} only" if statement
+                    else "no allergy information")
             self.warn(f"Allergy {position} records {what}; the tag can only say 'no known "
                       "allergies' for every substance, so it was left out")
             return
@@ -75,6 +81,7 @@ class ClinicalMapping:
             self.warn(f"Allergy {position} has no substance; skipped")
             return
         entry = {"substance": substance}
+        _offer_shorter(entry, "substance", *coded_names(allergy.code))
         manifestations = [m for r in allergy.reaction or [] for m in r.manifestation or []]
         reaction = ", ".join(dict.fromkeys(filter(None, map(concept_text, manifestations))))
         reaction = reaction or next(
@@ -102,7 +109,7 @@ class ClinicalMapping:
             medication = self.index.resolve(resource.medicationReference, resource)
             if medication is not None and resource_kind(medication) == "Medication":
                 concept = medication.code
-        if codes(concept, terms.IPS_ABSENT_UNKNOWN):
+        if codes(concept, fhir_terms.IPS_ABSENT_UNKNOWN):
             self.warn(f"Medication {position} says there are no known medications or no "
                       "information; the tag has no field for that, so it was left out")
             return
@@ -117,7 +124,14 @@ class ClinicalMapping:
             entry["dose"] = dose
         if frequency:
             entry["frequency"] = frequency
+        _offer_shorter(entry, "dose", structured_dose(dosages))
+        _offer_shorter(entry, "frequency", structured_frequency(dosages))
+        timing = structured_frequency(dosages)
+        if fit.ALTERNATIVES in entry and "frequency" not in entry and timing:
+            entry[fit.ALTERNATIVES].setdefault("frequency", [timing])
+        _offer_shorter(entry, "name", *coded_names(concept))
         self.medications.append(entry)
+        self.medicine_codings.append(codings_of(concept))
 
     def map_Condition(self, condition: Any) -> None:
         position = self.next_position("Condition")
@@ -129,13 +143,16 @@ class ClinicalMapping:
                 condition.verificationStatus) in ("refuted", "entered-in-error"):
             self.skipped["condition-inactive"] += 1
             return
-        if codes(condition.code, terms.IPS_ABSENT_UNKNOWN):
+        if codes(condition.code, fhir_terms.IPS_ABSENT_UNKNOWN):
             self.warn(f"Condition {position} says there are no known problems or no "
                       "information; the tag has no field for that, so it was left out")
             return
         name = concept_text(condition.code)
         if name:
-            self.conditions.append({"name": name})
+            entry = {"name": name}
+            _offer_shorter(entry, "name", *coded_names(condition.code))
+            self.conditions.append(entry)
+            self.condition_codings.append(codings_of(condition.code))
         else:
             self.warn(f"Condition {position} has no name; skipped")
 
@@ -146,8 +163,8 @@ class ClinicalMapping:
         if flag.status != "active" or (end and iso(end)[:10] < self.today.isoformat()):
             self.skipped["flag-inactive"] += 1
             return
-        own_code = code_in(flag.code, terms.ALERT_SYSTEM)
-        if own_code in terms.ALERT_LABELS:
+        own_code = code_in(flag.code, fhir_terms.ALERT_SYSTEM)
+        if own_code in fhir_terms.ALERT_LABELS:
             detail = clean(flag.code.text)
             self.add_alert({"code": own_code, **({"text": detail} if detail else {})})
             return
@@ -172,10 +189,10 @@ class ClinicalMapping:
         text = " ; ".join(filter(None, [*map(all_text, concepts), title]))
         code = terms.alert_code_for_text(text)
         if code not in ("dnacpr", "respect"):
-            snomed = set().union(*(codes(concept, terms.SNOMED) for concept in concepts))
+            snomed = set().union(*(codes(concept, fhir_terms.SNOMED) for concept in concepts))
             refuses_cpr = getattr(provision, "type", None) == "deny" and terms.mentions(
                 text, ("cpr", "resuscitation"))
-            code = "dnacpr" if terms.DNACPR_SNOMED in snomed or refuses_cpr else None
+            code = "dnacpr" if terms.is_dnacpr_code(snomed) or refuses_cpr else None
         if code:
             self.add_alert({"code": code})
         else:
@@ -192,7 +209,7 @@ class ClinicalMapping:
             self.devices_in_use.append(device)
             self._device_alert(device, position)
         elif display:
-            self.add_alert({"code": _device_code(display, set()), "text": display})
+            self.add_alert({"code": terms.device_code(display, ()), "text": display})
         else:
             self.warn(f"Device {position} could not be identified; skipped")
 
@@ -208,7 +225,7 @@ class ClinicalMapping:
                 self._device_alert(device, self.next_position("Device"))
 
     def _device_alert(self, device: Any, position: int) -> None:
-        if codes(device.type, terms.IPS_ABSENT_UNKNOWN):
+        if codes(device.type, fhir_terms.IPS_ABSENT_UNKNOWN):
             return  # "no known devices"
         name = next(filter(None, (clean(n.name) for n in device.deviceName or [])), None)
         name = name or concept_text(device.type)
@@ -218,7 +235,12 @@ class ClinicalMapping:
         manufacturer = clean(device.manufacturer)
         if manufacturer and manufacturer.casefold() not in name.casefold():
             name = f"{name}, {manufacturer}"
-        code = _device_code(f"{name} ; {all_text(device.type)}", codes(device.type, terms.SNOMED))
+        text = f"{name} ; {all_text(device.type)}"
+        code = terms.device_code(text, codes(device.type, fhir_terms.SNOMED))
+        if code == "other-device" and not terms.is_implant(text):
+            # a wheelchair or a hearing aid is not an implanted device: no red line
+            self.warn(f"Device {position} is not an implanted device; left out of the alerts")
+            return
         self.add_alert({"code": code, "text": name})
 
     def map_Observation(self, observation: Any) -> None:
@@ -231,7 +253,8 @@ class ClinicalMapping:
             return
         value = observation_value(observation, kind)
         if value is None:
-            self.warn(f"A reading of {terms.BASELINE_LABELS[kind].lower()} has no value; skipped")
+            label = fhir_terms.BASELINE_LABELS[kind].lower()
+            self.warn(f"A reading of {label} has no value; skipped")
             return
         period = observation.effectivePeriod
         when = (observation.effectiveDateTime or observation.effectiveInstant
@@ -245,7 +268,7 @@ class ClinicalMapping:
         for kind, readings in self.readings.items():
             latest = max(readings, key=lambda reading: reading[0])
             if len(readings) > 1:
-                label = terms.BASELINE_LABELS[kind].lower()
+                label = fhir_terms.BASELINE_LABELS[kind].lower()
                 self.warn(f"Kept the most recent of {len(readings)} {label} readings")
             undeclared = undeclared or not latest[2]
             baseline.append({"kind": kind, "value": latest[1]})
@@ -266,36 +289,37 @@ class ClinicalMapping:
             self.alerts.append(alert)
 
     def derive_alerts(self) -> None:
-        """Alerts that change the first ten minutes but are often only implied by the drug list.
+        """Alerts that change the first ten minutes but are often only implied by the drug
+        list or the problem list (alerts.derived_alerts, which the editor uses too)."""
+        partial = {"alerts": self.alerts, "medications": self.medications,
+                   "conditions": self.conditions}
+        self.alerts.extend(alerts.derived_alerts(partial, self.medicine_codings,
+                                                 self.condition_codings))
 
-        Steroids are treated conservatively: many people take a short course of
-        prednisolone, so a steroid alone never raises adrenal insufficiency. A
-        condition naming it (Addison's, hypopituitarism, steroid dependence)
-        does, with the steroid's name as the detail.
-        """
-        names = [medication["name"] for medication in self.medications]
-        present = {alert["code"] for alert in self.alerts}
-        for code, drug_names, covered_by in (
-                ("anticoagulant", terms.ANTICOAGULANT_NAMES, {"anticoagulant"}),
-                # an insulin pump alert already says the patient is on insulin
-                ("insulin-diabetes", terms.INSULIN_NAMES, {"insulin-diabetes", "insulin-pump"})):
-            matching = [name for name in names if terms.mentions(name, drug_names)]
-            if matching and not present & covered_by:
-                self.alerts.append({"code": code, "text": ", ".join(matching)})
-        adrenal = [c["name"] for c in self.conditions
-                   if terms.mentions(c["name"], terms.ADRENAL_CONDITION_PHRASES)]
-        if adrenal and "adrenal-insufficiency" not in present:
-            steroids = [name for name in names if terms.mentions(name, terms.ORAL_STEROID_NAMES)
-                        and not terms.mentions(name, terms.NOT_SYSTEMIC_FORMS)]
-            self.alerts.append({"code": "adrenal-insufficiency",
-                                "text": ", ".join(steroids) or adrenal[0]})
+
+def _offer_shorter(entry: dict, key: str, *texts: str | None) -> None:
+    """Give fitting (fit.py) the record's own shorter forms of a long text: the structured
+    dose, a coded term's display. Only when there is something to shorten."""
+    limit = summary_model.SECTION_FIELDS[_SECTION_OF[key]][key].limit
+    current = entry.get(key)
+    if not isinstance(current, str) or len(current) <= limit:
+        return
+    options = [t for t in dict.fromkeys(filter(None, texts)) if t != current]
+    if options:
+        entry.setdefault(fit.ALTERNATIVES, {})[key] = options
+
+
+_SECTION_OF = {"dose": "medications", "frequency": "medications", "name": "medications",
+               "substance": "allergies"}
 
 
 def _allergy_severity(allergy: Any, manifestations: list) -> str | None:
     """The tag's one scale. FHIR criticality "high" means a reaction may be life-threatening,
-    so, like any anaphylaxis manifestation, it is shown as anaphylaxis-grade."""
-    anaphylaxis = any(terms.ANAPHYLAXIS_SNOMED in codes(m, terms.SNOMED) or terms.mentions(
-        all_text(m), ("anaphylaxis", "anaphylactic")) for m in manifestations)
+    so, like a manifestation that says anaphylaxis (by code or any wording), it is shown as
+    anaphylaxis-grade."""
+    descriptions = [clean(r.description) for r in allergy.reaction or []]
+    anaphylaxis = any(terms.says_anaphylaxis(all_text(m), codings_of(m))
+                      for m in manifestations) or any(map(terms.says_anaphylaxis, descriptions))
     if allergy.criticality == "high" or anaphylaxis:
         return "anaphylaxis"
     found = [_SEVERITIES.index(r.severity) for r in allergy.reaction or []
@@ -303,24 +327,17 @@ def _allergy_severity(allergy: Any, manifestations: list) -> str | None:
     return _SEVERITIES[max(found)] if found else None
 
 
-def _device_code(text: str, snomed_codes: set[str]) -> str:
-    for code, device_codes, phrases in terms.DEVICE_RULES:
-        if snomed_codes & set(device_codes) or terms.mentions(text, phrases):
-            return code
-    return "other-device"
-
-
 def _baseline_kind(concept: Any) -> tuple[str | None, bool]:
     """(kind, declared): declared when our own export marked it as the patient's baseline."""
-    own = code_in(concept, terms.BASELINE_SYSTEM)
-    if own in terms.BASELINE_LABELS:
+    own = code_in(concept, fhir_terms.BASELINE_SYSTEM)
+    if own in fhir_terms.BASELINE_LABELS:
         return own, True
-    loinc = codes(concept, terms.LOINC)
-    for kind, loinc_codes in terms.VITAL_SIGN_LOINC.items():
+    loinc = codes(concept, fhir_terms.LOINC)
+    for kind, loinc_codes in fhir_terms.VITAL_SIGN_LOINC.items():
         if loinc & set(loinc_codes):
             return kind, False
     text = all_text(concept)
-    for kind, phrases in terms.VITAL_SIGN_KEYWORDS.items():
+    for kind, phrases in fhir_terms.VITAL_SIGN_KEYWORDS.items():
         if terms.mentions(text, phrases):
             return kind, False
     return None, False

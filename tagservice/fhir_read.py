@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from . import fhir_terms as terms
+from . import terms as clinical_terms
 
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9.-]{1,64}")
@@ -28,20 +29,17 @@ def resource_kind(resource: Any) -> str:
 
 
 class BundleIndex:
-    """A parsed Bundle's resources, with references resolved the ways real bundles write them:
+    """A bundle's parsed resources, with references resolved the ways real bundles write them:
     urn:uuid fullUrls, absolute or relative "Type/id" URLs, and "#id" for contained resources."""
 
-    def __init__(self, bundle: Any):
-        self.resources = [entry.resource for entry in bundle.entry or [] if entry.resource]
+    def __init__(self, entries: list[tuple[str | None, Any]]):
+        self.resources = [resource for _url, resource in entries]
         self.composition = next(
             (r for r in self.resources if resource_kind(r) == "Composition"), None)
         self._by_reference: dict[str, Any] = {}
-        for entry in bundle.entry or []:
-            resource = entry.resource
-            if resource is None:
-                continue
-            if entry.fullUrl:
-                self._by_reference.setdefault(entry.fullUrl, resource)
+        for full_url, resource in entries:
+            if full_url:
+                self._by_reference.setdefault(full_url, resource)
             if resource.id:
                 self._by_reference.setdefault(f"{resource_kind(resource)}/{resource.id}", resource)
 
@@ -89,6 +87,11 @@ def code_in(concept: Any, system: str | None) -> str | None:
                  if c.code and c.system == system), None)
 
 
+def codings_of(concept: Any) -> list[tuple[str | None, str | None]]:
+    """(system, code) pairs of a CodeableConcept, for the terminology (terms.py)."""
+    return [(c.system, c.code) for c in getattr(concept, "coding", None) or [] if c.code]
+
+
 def status_code(concept: Any) -> str | None:
     """clinicalStatus-style concepts: the first code, whatever the system."""
     return next((c.code for c in getattr(concept, "coding", None) or [] if c.code), None)
@@ -102,8 +105,30 @@ def concept_text(concept: Any) -> str | None:
         display = clean(coding.display)
         if display:
             return terms.snomed_name(display) if coding.system == terms.SNOMED else display
-    return clean(concept.text) or next(filter(None, (clean(c.code) for c in concept.coding or [])),
-                                       None)
+    known = clinical_terms.display_for(codings_of(concept))  # a code without words
+    return clean(concept.text) or known or next(
+        filter(None, (_bare_code(c) for c in concept.coding or [])), None)
+
+
+_SYSTEM_NAMES = {"snomed": "SNOMED CT", "atc": "ATC", "rxnorm": "RxNorm"}
+
+
+def _bare_code(coding: Any) -> str | None:
+    """A code nobody named, said with its code system so a reader knows it is a code."""
+    code = clean(coding.code)
+    kind = clinical_terms.system_kind(coding.system)
+    return f"{code} ({_SYSTEM_NAMES[kind]} code)" if code and kind else code
+
+
+def coded_names(concept: Any) -> list[str]:
+    """Every name a concept gives for itself (displays, text, the terminology's name for its
+    code), shortest first: the shorter forms fitting may use."""
+    if concept is None:
+        return []
+    names = [terms.snomed_name(c.display) if c.system == terms.SNOMED else c.display
+             for c in concept.coding or [] if clean(c.display)]
+    names += [concept.text, clinical_terms.display_for(codings_of(concept))]
+    return sorted(dict.fromkeys(n.strip() for n in names if clean(n)), key=len)
 
 
 def all_text(concept: Any) -> str:
@@ -169,6 +194,18 @@ def dose_and_frequency(dosages: list | None) -> tuple[str | None, str | None]:
         parts = [" ".join(filter(None, _split_dosage(d))) for d in dosages]
         return "; ".join(filter(None, parts)) or None, None
     return _split_dosage(dosages[0]) if dosages else (None, None)
+
+
+def structured_dose(dosages: list | None) -> str | None:
+    """The dose from the structured fields alone ("5 mg"), for when the free text is too long."""
+    dosages = list(dosages or [])
+    return _structured_dose(dosages[0]) if len(dosages) == 1 else None
+
+
+def structured_frequency(dosages: list | None) -> str | None:
+    """The timing from the structured fields alone ("twice daily")."""
+    dosages = list(dosages or [])
+    return _frequency(dosages[0]) if len(dosages) == 1 else None
 
 
 def _split_dosage(dosage: Any) -> tuple[str | None, str | None]:

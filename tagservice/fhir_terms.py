@@ -1,4 +1,4 @@
-"""Codes, keywords and wording shared by FHIR IPS import (fhir.py) and export (fhir_export.py).
+"""FHIR structure shared by IPS import (fhir.py) and export (fhir_export.py): systems, sections.
 
 Keeping both directions on one vocabulary is what makes export → import give
 back the same summary. Codes are public terminology facts (LOINC, SNOMED CT,
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from . import terms
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -90,70 +92,9 @@ VITAL_SIGN_KEYWORDS = {
     "resp-rate": ("respiratory rate",),
 }
 
-# "No known allergy" in SNOMED CT, and the IPS absent/unknown code. Only the
-# all-substance statement may become `no_known_allergies`.
-NO_KNOWN_ALLERGY_SNOMED = "716186003"
-NO_KNOWN_ALLERGY_IPS = "no-known-allergies"
-# Partial statements ("no known drug / food / environmental allergy") say
-# nothing about other substances, so they must not become "no known allergies".
-PARTIAL_NO_KNOWN_ALLERGY_SNOMED = {"409137002": "drugs", "429625007": "food",
-                                   "428607008": "environmental substances"}
-ANAPHYLAXIS_SNOMED = "39579001"
-DNACPR_SNOMED = "304253006"  # "Not for resuscitation"
-
-# Implanted devices. An ICD also paces, so it is checked before pacemaker.
-DEVICE_RULES = (
-    ("icd", ("72506001",), ("defibrillator", "cardioverter", "icd", "crt d")),
-    ("pacemaker", ("14106009", "441509002"), ("pacemaker", "crt p")),
-    ("insulin-pump", ("69805005",), ("insulin pump",)),
-)
-
-# Flag texts → alert codes, first match wins (specific before general). Whole
-# words only; "ReSPECT" is recognised by its spelling in alert_code_for_text.
-ALERT_KEYWORDS = (
-    ("dnacpr", ("dnacpr", "dnar", "dnr", "do not attempt cpr", "do not attempt resuscitation",
-                "do not resuscitate", "not for resuscitation", "not for cpr", "no cpr")),
-    ("respect", ("respect form", "respect plan", "respect recommendation")),
-    ("icd", ("defibrillator", "cardioverter", "implantable cardioverter defibrillator")),
-    ("pacemaker", ("pacemaker",)),
-    ("insulin-pump", ("insulin pump",)),
-    ("adrenal-insufficiency", ("adrenal insufficiency", "adrenal crisis", "addison",
-                               "hypoadrenalism", "hypopituitarism", "steroid dependent",
-                               "steroid dependence", "steroid dependency", "steroid emergency")),
-    ("anticoagulant", ("anticoagulant", "anticoagulants", "anticoagulated", "anticoagulation",
-                       "blood thinner", "blood thinners")),
-    ("insulin-diabetes", ("insulin",)),
-    ("epilepsy", ("epilepsy", "epileptic")),  # not "seizure": a febrile fit is not epilepsy
-    ("oxygen-target", ("oxygen target", "target saturation", "target saturations",
-                       "target spo2", "o2 target", "co2 retainer")),
-    ("communication", ("communication", "deaf", "hard of hearing", "interpreter", "non verbal",
-                       "nonverbal", "learning disability", "learning disabilities", "autism",
-                       "autistic")),
-)
-# Words that turn "DNACPR" into "no DNACPR" or "DNACPR revoked". A negated or
-# withdrawn alert must never become its code: it stays "other" with its text,
-# for a person to read. Phrases that are themselves the alert ("not for
-# resuscitation") are removed before looking for these.
-NEGATION_WORDS = ("no", "not", "never", "non", "without", "revoked", "rescinded", "cancelled",
-                  "canceled", "withdrawn", "removed", "expired", "reversed", "lifted",
-                  "superseded", "explanted", "deactivated")
-
-ANTICOAGULANT_NAMES = (
-    "warfarin", "acenocoumarol", "phenindione", "apixaban", "rivaroxaban", "edoxaban",
-    "dabigatran", "heparin", "enoxaparin", "dalteparin", "tinzaparin", "fondaparinux",
-    "coumadin", "eliquis", "xarelto", "lixiana", "pradaxa", "clexane", "fragmin", "innohep",
-)
-INSULIN_NAMES = (
-    "insulin", "lantus", "levemir", "tresiba", "toujeo", "abasaglar", "semglee", "novorapid",
-    "humalog", "humulin", "insulatard", "actrapid", "apidra", "fiasp", "novomix", "lyumjev",
-)
-ORAL_STEROID_NAMES = ("prednisolone", "hydrocortisone", "dexamethasone", "fludrocortisone",
-                      "prednisone", "methylprednisolone")
-NOT_SYSTEMIC_FORMS = ("cream", "ointment", "gel", "inhaler", "drops", "spray", "lotion", "foam",
-                      "enema", "suppository", "eye", "ear", "nasal")
-ADRENAL_CONDITION_PHRASES = dict(ALERT_KEYWORDS)["adrenal-insufficiency"] + (
-    "adrenocortical insufficiency", "congenital adrenal hyperplasia",
-)
+# Which codes and words mean a clinical concept (anaphylaxis, anticoagulant,
+# DNACPR, a device, "no known allergy") is terms.py's business, not this module's.
+NO_KNOWN_ALLERGY_SNOMED = terms.data()["no_known_allergy"]["snomed"][0]  # what export writes
 
 # v3 RoleCode / v2-0131 relationship codes seen without a display.
 RELATIONSHIP_WORDS = {
@@ -172,30 +113,8 @@ _SEMANTIC_TAG = re.compile(  # searched, then the space before it stripped: line
 )
 
 
-def words(text: str) -> str:
-    """Lower-case text as single-spaced alphanumeric words, for keyword matching."""
-    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
-
-
-def mentions(text: str, phrases: tuple[str, ...]) -> bool:
-    """True if `text` contains any of the phrases as whole words."""
-    padded = f" {words(text)} "
-    return any(f" {words(phrase)} " in padded for phrase in phrases)
-
-
-def alert_code_for_text(text: str) -> str:
-    """The alert code a free-text flag plainly states, else "other" (text kept)."""
-    for code, phrases in ALERT_KEYWORDS:
-        if "ReSPECT" in text and code == "respect" or mentions(text, phrases):
-            return "other" if _negated(text, phrases) else code
-    return "other"
-
-
-def _negated(text: str, phrases: tuple[str, ...]) -> bool:
-    remainder = f" {words(text)} "
-    for phrase in phrases:
-        remainder = remainder.replace(f" {words(phrase)} ", " ")
-    return any(f" {word} " in remainder for word in NEGATION_WORDS)
+words = terms.fold  # lower-case single-spaced words, for keyword matching
+mentions = terms.mentions  # whole-word phrase test
 
 
 _STRUCTURE_CLASS = re.compile(r"Substance with ([\w -]+?) structure and ([\w -]+?) "

@@ -104,10 +104,29 @@ def document() -> dict:
                             "The summary",
                             {
                                 "type": "object",
-                                "required": ["summary", "tag", "audit_id", "critical", "warnings"],
+                                "required": ["summary", "tag", "audit_id", "critical", "warnings",
+                                             "verified", "source"],
                                 "properties": {
                                     "summary": {"$ref": "#/components/schemas/Summary"},
-                                    "critical": {"type": "array", "items": {"type": "string"}},
+                                    "critical": {
+                                        "type": "array", "items": {"type": "string"},
+                                        "description": "The red lines, most urgent first "
+                                        "(anaphylaxis, then alerts), including those the "
+                                        "medicines and conditions imply",
+                                    },
+                                    "verified": {
+                                        "type": "boolean",
+                                        "description": "false when no clinician checked the "
+                                        "summary (entered by the patient or carer): show "
+                                        "'Patient-entered - not checked by a clinician' above "
+                                        "the critical lines",
+                                    },
+                                    "source": {
+                                        "type": "string",
+                                        "enum": ["self-reported", "clinician-verified"],
+                                        "description": "who the summary comes from; "
+                                        "summary.meta.verified_by names the clinician",
+                                    },
                                     "warnings": {"type": "array", "items": {"type": "string"}},
                                     "tag": {"$ref": "#/components/schemas/TagInfo"},
                                     "audit_id": {"type": "integer"},

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from . import capacity, crypto, keys, patients, tags
+from . import alerts, capacity, crypto, keys, patients, tags
 from . import summary as summary_model
 from .audit import EventKind, events_for_tag, record_event
 from .db import begin_write, db
@@ -144,7 +144,7 @@ def issue(
             "first_name": first_name(valid["identity"]["name"]),
             "issued": valid["meta"]["issued"],
             "review": review,
-            "critical": summary_model.critical_alerts(valid),
+            "critical": alerts.critical_alerts(valid),
         },
     )
     db.session.commit()

@@ -13,7 +13,7 @@ from datetime import date
 
 from flask import current_app, g, jsonify, render_template, request
 
-from . import fhir, fhir_export, patients
+from . import alerts, fhir, fhir_export, fit, patients
 from . import portal_forms as forms
 from . import summary as summary_model
 from .portal import bp, patient_required
@@ -47,6 +47,7 @@ def _editor(checked: forms.Checked | None, draft: dict, *, status: int = 200, **
         forms=forms,
         schema=summary_model,
         meter_text=forms.meter_text(checked) if checked else None,
+        critical=alerts.critical_alerts(draft),
         **extra,
     )
     return page, status
@@ -85,9 +86,10 @@ def save_summary():
 @patient_required
 @limiter.limit(METER_LIMIT)
 def meter():
-    """The live meter: check what is in the form now, without saving it."""
+    """The live meter and red lines: check what is in the form now, without saving it."""
     draft = forms.from_form(request.form, _today())
-    return jsonify(forms.meter_json(forms.check(draft, _base_url(), _today())))
+    answer = forms.meter_json(forms.check(draft, _base_url(), _today()))
+    return jsonify(answer | {"critical": alerts.critical_alerts(draft)})
 
 
 def _read_upload() -> tuple[dict | None, str | None]:
@@ -116,11 +118,13 @@ def import_summary():
     if error:
         return _import_error(error)
     warnings: list[str] = []
+    proposal = None
     if fhir.is_fhir_bundle(data):
         try:
             summary, warnings = fhir.summary_from_ips(data, _today())
         except ValueError as e:  # FhirImportError: one readable line, no patient data
             return _import_error(f"This file could not be imported: {e}")
+        summary, proposal = _fit_proposal(summary)
     elif "identity" in data:
         summary = data
     else:
@@ -132,7 +136,26 @@ def import_summary():
     draft = forms.as_draft(summary, _today())
     patients.save_draft(g.patient, draft)
     checked = forms.check(draft, _base_url(), _today())
-    return _editor(checked, draft, imported=True, import_warnings=warnings)
+    return _editor(checked, draft, imported=True, import_warnings=warnings, proposal=proposal)
+
+
+def _fit_proposal(summary: dict) -> tuple[dict, dict | None]:
+    """The card the record fits into, and what the patient reviews: left off, shortened.
+
+    If nothing can be fitted (the identity is invalid, or the critical facts alone
+    are too big), the whole record goes into the editor with the reason, so
+    nothing is lost and the patient sees what to fix.
+    """
+    try:
+        fitted = fit.fit(summary, _base_url(), _today())
+    except fit.FitRefused as e:
+        return summary, {"refused": str(e)}
+    except summary_model.SummaryError:
+        return summary, None  # the editor shows each field to fix
+    proposal = {"left_off": [n.removeprefix("not on the card: ") for n in fitted.notes
+                             if n.startswith("not on the card: ")],
+                "shortened": [s for s in fitted.shortened]}
+    return fitted.summary, proposal if proposal["left_off"] or proposal["shortened"] else None
 
 
 def _import_error(message: str, status: int = 400):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from . import summary as summary_model
+from . import alerts
 
 SEX = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 BASELINE = {
@@ -28,6 +28,7 @@ LANGUAGE_NAMES = {
     "ne": "Nepali", "vi": "Vietnamese", "tl": "Tagalog", "sw": "Swahili", "am": "Amharic",
     "ja": "Japanese", "ko": "Korean", "th": "Thai", "he": "Hebrew", "nl": "Dutch",
 }  # fmt: skip
+UNVERIFIED_BANNER = "Patient-entered — not checked by a clinician"
 SOURCE = {
     "self-reported": "Entered by the patient or carer (not checked by a clinician)",
     "clinician-verified": "Checked by a clinician",
@@ -70,7 +71,7 @@ def build(summary: dict, today: date | None = None) -> dict:
         "nhs_number": format_nhs_number(identity["nhs_number"])
         if identity.get("nhs_number")
         else None,
-        "critical": summary_model.critical_alerts(summary),
+        "critical": alerts.critical_alerts(summary),
         "allergies": summary["allergies"],
         "no_known_allergies": bool(summary.get("no_known_allergies")),
         "medications": summary["medications"],
@@ -85,5 +86,8 @@ def build(summary: dict, today: date | None = None) -> dict:
         "issued": meta["issued"],
         "review": meta.get("review"),
         "source": SOURCE.get(meta["source"], meta["source"]),
+        "verified": meta["source"] == "clinician-verified",
+        "unverified_banner": None if meta["source"] == "clinician-verified"
+        else UNVERIFIED_BANNER,
         "verified_by": meta.get("verified_by"),
     }

@@ -178,3 +178,19 @@ def test_an_oversized_api_body_is_refused_with_413_json(client, token, tag_url, 
     )
     assert response.status_code == 413
     assert response.json["error"] and response.json["message"]
+
+
+def test_api_unlock_says_whether_a_clinician_verified_the_summary(client, token, tag_factory):
+    verified = tag_factory("summary-heavy.json")
+    for tag, expected in ((tag_factory(), False), (verified, True)):
+        body = client.post("/api/v1/unlock", headers=bearer(token),
+                           json={"tag": tag, "reason": "999"}).json
+        assert body["verified"] is expected
+        assert body["source"] == ("clinician-verified" if expected else "self-reported")
+
+
+def test_the_openapi_document_says_an_unverified_summary_must_be_shown_as_such(client):
+    unlock = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/unlock"]["post"]
+    schema = unlock["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"verified", "source"} <= set(schema["required"])
+    assert "not checked by a clinician" in schema["properties"]["verified"]["description"]

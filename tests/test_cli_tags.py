@@ -251,3 +251,48 @@ def test_a_destroyed_key_keeps_its_public_key_and_its_cards_say_to_reissue(cli, 
     assert cli("audit", "verify").exit_code == 0
     again = CliRunner().invoke(main, ["keys", "destroy", old_issuer, "--yes"])
     assert again.exit_code == 2 and "already destroyed" in again.output
+
+
+def write_big_record(tmp_path: Path) -> Path:
+    """A FHIR record with 37 active conditions, an anticoagulant and an anaphylaxis allergy."""
+    subject = {"reference": "urn:uuid:p"}
+    resources = [
+        {"resourceType": "AllergyIntolerance", "patient": subject, "code": {"text": "Penicillin"},
+         "reaction": [{"manifestation": [{"text": "Anaphylactic shock"}]}]},
+        {"resourceType": "MedicationStatement", "status": "active", "subject": subject,
+         "medicationCodeableConcept": {"text": "Apixaban 5mg tablets"}},
+        *({"resourceType": "Condition", "subject": subject,
+           "code": {"text": f"Long-standing condition number {n} on the problem list"}}
+          for n in range(37)),
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "birthDate": "1950-01-01",
+                                                "name": [{"text": "Test Patient"}]}},
+        *({"resource": r} for r in resources)]}
+    path = tmp_path / "big-record.json"
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+def test_issue_fits_a_large_fhir_record_and_prints_each_left_off_item_as_a_note(cli, tmp_path):
+    out = tmp_path / "tag.txt"
+
+    result = cli("issue", str(write_big_record(tmp_path)), "--out", str(out))
+
+    assert result.exit_code == 0, result.output
+    [note] = [line for line in result.output.splitlines() if "not on the card" in line]
+    assert re.fullmatch(r"note: not on the card: \d+ conditions — Long-standing condition .*",
+                        note)
+    opened = json.loads(cli("decode", out.read_text().strip()).output)
+    assert opened["allergies"][0]["substance"] == "Penicillin"
+    assert {"code": "anticoagulant", "text": "Apixaban 5mg tablets"} in opened["alerts"]
+
+
+def test_issue_strict_refuses_a_record_that_does_not_fit_whole(cli, tmp_path):
+    out = tmp_path / "tag.txt"
+
+    result = cli("issue", str(write_big_record(tmp_path)), "--out", str(out), "--strict")
+
+    assert result.exit_code == 2
+    assert "--strict: the record does not fit the card whole; not on the card:" in result.output
+    assert not out.exists()

@@ -144,8 +144,8 @@ def test_an_attested_import_becomes_self_reported_and_says_why(patient):
     assert export["meta"]["source"] == "self-reported" and "verified_by" not in export["meta"]
 
 
-@pytest.mark.parametrize("name", ["broken-not-a-bundle", "broken-no-patient",
-                                  "broken-invalid-structure"])  # fmt: skip
+# broken-invalid-structure (one malformed element) now imports with a note (issue 13)
+@pytest.mark.parametrize("name", ["broken-not-a-bundle", "broken-no-patient"])  # fmt: skip
 def test_a_broken_file_is_refused_with_a_reason_and_the_draft_kept(patient, name):
     save(patient, fixture("summary-typical.json"))
     response = upload(patient, (FIXTURES / "fhir" / f"{name}.json").read_bytes())
@@ -187,3 +187,65 @@ def test_an_invalid_draft_is_not_exported(patient):
     save(patient, summary)
     response = patient.get("/my/summary/export.fhir.json")
     assert response.status_code == 409 and "Fix the problems below" in response.text
+
+
+# --- red lines derived as the patient types (issue 13) ------------------------------------
+
+
+def red_lines(page: str) -> list[str]:
+    section = page[page.index('id="critical-lines"'):page.index("</ul>", page.index(
+        'id="critical-lines"'))]
+    return [re.sub(r"<[^>]+>", "", line) for line in re.findall(
+        r'<li class="alert-critical">(.*?)</li>', section)]
+
+
+def test_an_allergy_typed_with_reaction_anaphylaxis_and_severity_severe_shows_the_red_line(
+        patient):
+    summary = fixture("summary-minimal.json")
+    summary["allergies"] = [{"substance": "Penicillin", "reaction": "Anaphylaxis",
+                             "severity": "severe"}]
+
+    page = save(patient, summary).text
+
+    assert red_lines(page) == ["ANAPHYLAXIS: Penicillin"]
+
+
+def test_a_brand_name_anticoagulant_typed_in_the_editor_shows_the_red_line(patient):
+    summary = fixture("summary-minimal.json")
+    summary["medications"] = [{"name": "Eliquis 2.5mg"}, {"name": "Lantus"}]
+
+    page = save(patient, summary).text
+
+    assert red_lines(page) == ["ANTICOAGULANT: Eliquis 2.5mg", "INSULIN-TREATED DIABETES: Lantus"]
+    assert 'id="critical-none" hidden' in page
+
+
+def test_the_live_meter_returns_the_red_lines_for_the_form_as_typed(patient):
+    fields = fields_of(fixture("summary-minimal.json")) | {
+        "allergies[0].substance": "Peanut", "allergies[0].reaction": "anaphylactic shock",
+        "medications[0].name": "Warfarin stopped"}
+
+    answer = patient.post("/my/summary/meter", data={"csrf_token": token(patient)} | fields).json
+
+    assert answer["critical"] == ["ANAPHYLAXIS: Peanut"]
+
+
+def test_importing_a_record_bigger_than_a_card_shows_the_proposal_before_a_card_is_made(patient):
+    patient_resource = {"resourceType": "Patient", "name": [{"text": "Test Patient"}],
+                        "birthDate": "1950-01-01"}
+    conditions = [{"resourceType": "Condition", "subject": {"reference": "urn:uuid:p"},
+                   "code": {"text": f"Long-standing condition number {n} on the problem list"}}
+                  for n in range(37)]
+    warfarin = {"resourceType": "MedicationStatement", "status": "active",
+                "subject": {"reference": "urn:uuid:p"},
+                "medicationCodeableConcept": {"coding": [
+                    {"system": "http://www.whocc.no/atc", "code": "B01AA03"}]}}
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "urn:uuid:p", "resource": patient_resource}, {"resource": warfarin},
+        *({"resource": c} for c in conditions)]}
+
+    page = upload(patient, json.dumps(bundle).encode()).text
+
+    assert "Your record is bigger than a card" in page
+    assert re.search(r"<li><bdi>\d+ conditions — Long-standing condition", page)
+    assert red_lines(page) == ["ANTICOAGULANT: Warfarin"]  # named from its ATC code

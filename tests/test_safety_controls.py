@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from tagservice import audit, auth, capacity, create_app, crypto, keys, summary_view, tags
+from tagservice import alerts, audit, auth, capacity, create_app, crypto, keys, summary_view, tags
 from tagservice import summary as summary_model
 from tagservice.db import db
 from tagservice.models import Clinician
@@ -161,7 +161,7 @@ def test_at_the_capacity_limit_a_summary_fits_whole_or_is_refused(settings):
         fitted += 1
         opened = crypto.open_tag(crypto.seal(summary, keyset, now), keyset, now)
         assert opened.summary["allergies"] == summary["allergies"]
-        assert "ANAPHYLAXIS: Penicillin" in summary_model.critical_alerts(opened.summary)
+        assert "ANAPHYLAXIS: Penicillin" in alerts.critical_alerts(opened.summary)
     assert fitted and refused, "the loop must cross the limit to test it"
 
 
@@ -357,3 +357,13 @@ def test_a_card_missing_from_the_register_opens_with_a_warning(client, app, sett
     response = unlock_form(client, url)
     assert response.status_code == 200
     assert "not in the service's register" in readable(response.text)
+
+
+def test_an_unverified_summary_says_so_above_the_red_lines(client, app, tag_factory):
+    """H13: "Patient-entered — not checked by a clinician" comes before any critical line."""
+    sign_in(client, app)
+    self_reported = unlock_form(client, tag_factory("summary-typical.json")).text
+    verified = unlock_form(client, tag_factory("summary-heavy.json")).text
+    banner = self_reported.index("Patient-entered — not checked by a clinician")
+    assert banner < self_reported.index('class="alert-critical"')
+    assert "Patient-entered" not in verified

@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 
 from tagservice import summary
+from tagservice.alerts import critical_alerts
 from tagservice.summary import (
     PRIORITY,
     FieldError,
     SummaryError,
-    critical_alerts,
     nhs_number_is_valid,
     validate,
 )

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from .. import capacity, crypto, keys
+from .. import alerts, capacity, crypto, keys
 from .. import summary as summary_model
 from ..config import ConfigError, load_settings
 from . import CommandError, main
@@ -23,9 +23,15 @@ def _settings():
     return current_app.config["TAGSERVICE"]
 
 
-def load_summary_file(path: str, today) -> tuple[dict, list[str]]:
-    """Read native JSON or a FHIR IPS Bundle; return (validated summary, warnings)."""
-    from .. import fhir
+def load_summary_file(path: str, today, base_url: str, strict: bool = False
+                      ) -> tuple[dict, list[str]]:
+    """Read native JSON or a FHIR IPS Bundle; return (validated summary, notes).
+
+    A FHIR record is fitted to the card (fit.py): what is left off or shortened
+    comes back as notes, or, with `strict`, refuses. Native JSON is the
+    patient's own summary and is taken whole or refused.
+    """
+    from .. import fhir, fit
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -35,15 +41,19 @@ def load_summary_file(path: str, today) -> tuple[dict, list[str]]:
         raise CommandError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise CommandError(f"{path} must hold a JSON object")
-    warnings: list[str] = []
     try:
-        if fhir.is_fhir_bundle(data):
-            data, warnings = fhir.summary_from_ips(data, today)
-        data.setdefault("meta", {}).setdefault("issued", today.isoformat())
-        return summary_model.validate(data), warnings
+        if not fhir.is_fhir_bundle(data):
+            data.setdefault("meta", {}).setdefault("issued", today.isoformat())
+            return summary_model.validate(data), []
+        data, warnings = fhir.summary_from_ips(data, today)
+        fitted = fit.fit(data, base_url, today)
+        if strict and not fitted.complete:
+            raise CommandError("--strict: the record does not fit the card whole; "
+                               + "; ".join(fitted.notes))
+        return fitted.summary, warnings + fitted.notes
     except summary_model.SummaryError as e:
         raise CommandError(_field_errors(e)) from None
-    except ValueError as e:  # FhirImportError and friends carry a readable message
+    except ValueError as e:  # FhirImportError, FitRefused: a readable message
         raise CommandError(str(e)) from None
 
 
@@ -96,6 +106,12 @@ def init_command():
     help="print the summary's critical alerts on the back (refused if they do not fit)",
 )
 @click.option("--sheet", is_flag=True, help="PDF only: an A4 sheet of cards to cut out")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="refuse a FHIR record that does not fit the card whole, instead of fitting it "
+    "and naming what was left off",
+)
 def issue_command(
     summary_file: str,
     out: str,
@@ -103,9 +119,12 @@ def issue_command(
     critical_line: str | None,
     critical_auto: bool,
     sheet: bool,
+    strict: bool,
 ):
     """Issue a tag for SUMMARY_FILE (native JSON or a FHIR IPS Bundle).
 
+    A FHIR record larger than a card is fitted in emergency priority; each item
+    left off or shortened is printed as a `note:` line (--strict refuses instead).
     No critical line is printed unless --critical-line or --critical-auto asks.
     """
     from .. import audit, tags
@@ -114,7 +133,7 @@ def issue_command(
     settings = _settings()
     _check_output_options(Path(out), layout, critical_line, critical_auto, sheet)
     now = datetime.now(UTC)
-    summary, warnings = load_summary_file(summary_file, now.date())
+    summary, warnings = load_summary_file(summary_file, now.date(), settings.base_url, strict)
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
     card = _card_words(Path(out), layout, critical_line, critical_auto, sheet, summary, settings)
@@ -169,12 +188,12 @@ def _card_words(path: Path, layout, critical_line, critical_auto, sheet, summary
         "layout": layout,
     }
     if critical_auto:
-        alerts = summary_model.critical_alerts(summary)
-        if not alerts:
+        lines = alerts.critical_alerts(summary)
+        if not lines:
             click.echo(
                 "note: the summary has no critical alerts; no critical line printed", err=True
             )
-        words["critical_line"] = " · ".join(alerts) or None
+        words["critical_line"] = " · ".join(lines) or None
     if path.suffix.lower() != ".txt":
         try:
             cards.check_card(**words)
@@ -260,7 +279,8 @@ def capacity_command(summary_file: str):
         settings = load_settings()
     except ConfigError as e:
         raise CommandError(str(e)) from None
-    summary, warnings = load_summary_file(summary_file, datetime.now(UTC).date())
+    summary, warnings = load_summary_file(summary_file, datetime.now(UTC).date(),
+                                          settings.base_url)
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
     meter = capacity.measure(summary, settings.base_url)

@@ -1,6 +1,7 @@
 /* Patient portal, progressive enhancement only: every page works without it.
    - The summary editor (form#editor[data-meter]) asks the server how full the card
-     would be as the patient types, and updates the meter; "Save and check" still saves.
+     would be as the patient types, and updates the meter and the red lines it will
+     produce (#critical-lines); "Save and check" still saves.
    - The print page shows a Print button ([data-print]). */
 (function () {
   "use strict";
@@ -26,12 +27,28 @@
         meter.value = percent;
         meter.textContent = percent + "%";
         text.textContent = data.text;
+        if (data.critical) showCritical(data.critical);
       }).catch(function () { /* offline: the Save and check button still works */ });
     }
     form.addEventListener("input", function () {
       clearTimeout(timer);
       timer = setTimeout(check, 500);
     });
+  }
+
+  // The red lines the summary will produce, as the patient types (the server decides).
+  function showCritical(lines) {
+    var list = document.getElementById("critical-lines");
+    var none = document.getElementById("critical-none");
+    if (!list) return;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    lines.forEach(function (line) {
+      var item = document.createElement("li");
+      item.className = "alert-critical";
+      item.textContent = line;
+      list.appendChild(item);
+    });
+    if (none) none.hidden = lines.length > 0;
   }
 
   function printButton(button) {

@@ -93,7 +93,7 @@ def card_options():
     """Which critical lines to print on the back (none unless ticked)."""
     card = patients.load_card(g.patient) or {}
     available = card.get("critical", [])
-    picked = {int(i) for i in request.form.getlist("critical") if i.isdigit()}
+    picked = {forms.form_number(i) for i in request.form.getlist("critical")}
     chosen = [line for index, line in enumerate(available) if index in picked]
     if chosen:
         try:

@@ -61,7 +61,7 @@ def _action() -> tuple[str, str | None, int | None]:
     section, _, row = rest.partition(":")
     if kind not in ("add", "remove") or section not in forms.LIST_SECTIONS:
         return "save", None, None
-    return kind, section, int(row) if row.isdigit() else None
+    return kind, section, forms.form_number(row)
 
 
 @bp.get("/summary")

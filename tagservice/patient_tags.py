@@ -66,6 +66,16 @@ def current_tag(patient: Patient) -> Tag | None:
     return db.session.scalar(query)
 
 
+def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
+    """This patient's tags that a scan still opens (active or superseded), except `but`."""
+    query = select(Tag).where(
+        Tag.patient_id == patient.id,
+        Tag.tag_id != but,
+        Tag.status.in_((TagStatus.ACTIVE.value, TagStatus.SUPERSEDED.value)),
+    ).order_by(Tag.issued_at, Tag.created_at)
+    return list(db.session.scalars(query))
+
+
 def first_name(name: str) -> str:
     """Only the first word of the name is printed on the card."""
     return (name.split() or [""])[0]
@@ -86,8 +96,8 @@ def issue(
     """Seal `summary` into a new tag for this patient and register it.
 
     Raises SummaryError (invalid, or too long for the tag: the fields to shorten
-    are named). The previous tag is superseded, or revoked when the patient
-    asked that old cards be refused.
+    are named). The previous tag is superseded; when the patient asks that old
+    cards be refused, every older card that still opens is revoked.
     """
     now = now or datetime.now(UTC)
     settings = _settings()
@@ -116,17 +126,18 @@ def issue(
         commit=False,
     )
     common = {"actor": patient, "actor_type": "patient", "client": client, "commit": False}
-    revoked = False
-    if old is not None and old.status in (TagStatus.REVOKED, TagStatus.EXPIRED):
-        pass  # a lost or expired card stays as it is; the new card simply replaces it
-    elif old is not None and refuse_superseded:
-        tags.revoke_tag(old.tag_id, SUPERSEDED_REVOKE_REASON, now=now, commit=False)
-        record_event(
-            EventKind.TAG_REVOKED, outcome="success", tag_id=old.tag_id, why="replaced",
-            superseded_by=tag_id, **common,
-        )  # fmt: skip
-        revoked = True
-    elif old is not None:
+    revoked: list[str] = []
+    if refuse_superseded:
+        # Every older card that still opens, not only the last: a patient who asks for
+        # old cards to be refused means all of them (a card made three cards ago too).
+        for older in _still_opening(patient, but=tag_id):
+            tags.revoke_tag(older.tag_id, SUPERSEDED_REVOKE_REASON, now=now, commit=False)
+            revoked.append(older.tag_id)
+            record_event(
+                EventKind.TAG_REVOKED, outcome="success", tag_id=older.tag_id, why="replaced",
+                superseded_by=tag_id, **common,
+            )  # fmt: skip
+    elif old is not None and old.status not in (TagStatus.REVOKED, TagStatus.EXPIRED):
         record_event(
             EventKind.TAG_SUPERSEDED, outcome="success", tag_id=old.tag_id,
             superseded_by=tag_id, **common,
@@ -148,7 +159,7 @@ def issue(
         },
     )
     db.session.commit()
-    return Issued(tag, url, old.tag_id if old else None, revoked)
+    return Issued(tag, url, old.tag_id if old else None, old is not None and old.tag_id in revoked)
 
 
 def revoke(patient: Patient, tag_id: str, reason: str, client: str | None) -> Tag:

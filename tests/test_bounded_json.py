@@ -15,7 +15,6 @@ import tracemalloc
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pyotp
@@ -31,11 +30,12 @@ from tagservice.boundedjson import TooLarge
 from tagservice.cli import main
 from tests.portal_helpers import (
     PASSWORD,
+    multipart,
     patient_fixture,  # noqa: F401 (the fixture `patient`)
     portal_fixture,  # noqa: F401 (the fixture `portal`)
     signup,
-    token,
     upload,
+    upload_large,
 )
 from tests.robustness.served import gunicorn, make_instance, worker_pids
 
@@ -49,23 +49,6 @@ def hostile_bundle(depth: int = 280, zeros: int = 280_000) -> bytes:
            '{"resourceType":"Patient","extension":['  # fmt: skip
     nested = '{"url":"x","extension":[' * depth + ",".join(["0"] * zeros) + "]}" * depth
     return (head + nested + "]}}]}").encode()
-
-
-def _multipart(csrf: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{csrf}\r\n',
-        f'--{boundary}\r\nContent-Disposition: form-data; name="bundle"; filename="b.json"\r\n'
-        "Content-Type: application/json\r\n\r\n",
-    ]
-    body = "".join(parts).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-def upload_large(client, content: bytes):
-    """As portal_helpers.upload, encoded here: the test client leaks its temp file for >500 KB."""
-    body, content_type = _multipart(token(client), content)
-    return client.post("/my/summary/import", data=body, content_type=content_type)
 
 
 # --- the reader ----------------------------------------------------------------------
@@ -250,7 +233,8 @@ def test_a_gunicorn_worker_refuses_the_upload_in_under_a_second_below_400_mb(tmp
         data = urllib.parse.urlencode(form).encode()
         opener.open(inst.base + "/my/signup", data=data, timeout=30).close()
         # When the reviewer's upload is sent
-        body, content_type = _multipart(csrf("/my/summary"), hostile_bundle())
+        body, content_type = multipart({"csrf_token": csrf("/my/summary")}, "b.json",
+                                       hostile_bundle())  # fmt: skip
         request = urllib.request.Request(  # noqa: S310 (loopback)
             inst.base + "/my/summary/import", data=body, headers={"Content-Type": content_type}
         )

@@ -77,3 +77,11 @@ def test_odd_revoke_and_download_values_get_a_page_not_a_crash(patient, portal, 
     assert revoke.status_code == 404
     assert patient.get(f"/my/card/card.png?layout={odd}").status_code == 404
     assert patient.get(f"/my/card/card.png?side={odd}").status_code == 404
+
+
+@pytest.mark.parametrize("code", ["１２３４５６", "١٢٣٤٥٦", "12345²", "①②③④⑤⑥"])
+def test_unicode_digits_when_turning_on_a_sign_in_code_are_a_wrong_code_not_a_crash(patient, code):
+    csrf = token(patient, "/my/account")
+    patient.post("/my/account/totp", data={"csrf_token": csrf})
+    response = patient.post("/my/account/totp/confirm", data={"csrf_token": csrf, "code": code})
+    assert response.status_code == 400

@@ -87,15 +87,15 @@ def check(text: str, limits: Limits) -> None:
         raise TooLarge(f"the JSON is nested more than {limits.max_depth} levels deep")
 
 
-def loads(data: str | bytes | bytearray, limits: Limits = API) -> Any:
-    """Parse untrusted JSON within `limits`.
+def loads(data: str | bytes | bytearray, limits: Limits = API, **kwargs: Any) -> Any:
+    """Parse untrusted JSON within `limits`; `kwargs` go to json.loads (object_hook...).
 
     Raises TooLarge (over a bound), or ValueError (json.JSONDecodeError or
     UnicodeDecodeError) when it is not JSON.
     """
     text = _text(data, limits)
     check(text, limits)
-    return json.loads(text)
+    return json.loads(text, **kwargs)
 
 
 def read_file(path: str | Path, limits: Limits = IMPORT) -> Any:

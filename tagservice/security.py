@@ -85,7 +85,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs):
         try:
-            return boundedjson.loads(s, boundedjson.API)
+            return boundedjson.loads(s, boundedjson.API, **kwargs)
         except boundedjson.TooLarge as e:
             raise RequestEntityTooLarge(f"Refused: {e}.") from None
 

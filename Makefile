@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install run test test-long lint bench clean vendor-js
+.PHONY: help install run test test-long lint audit bench clean vendor-js
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help: ## list the targets
 $(BIN)/.installed: setup.cfg pyproject.toml scripts/system-deps.sh
 	scripts/system-deps.sh base
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
@@ -28,6 +28,10 @@ run: install ## start the service on http://127.0.0.1:8000 with a demo clinician
 
 lint: install ## ruff
 	$(BIN)/ruff check .
+
+audit: install ## check the installed dependencies for known vulnerabilities (pip-audit)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,audit]'
+	$(BIN)/python scripts/audit_dependencies.py
 
 tests/browser/node_modules/.installed: tests/browser/package.json
 	npm install --prefix tests/browser --no-audit --no-fund --silent

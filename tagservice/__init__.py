@@ -14,9 +14,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     `test_config` may hold `settings` (a Settings object) and any Flask config
     keys to override; tests use it to point at a temporary instance folder.
+    Raises ConfigError (one line, naming what to fix) if the service cannot work,
+    e.g. a key-encryption key that does not open the keyring.
     """
+    from .keys import check_kek_opens_keyring
+
     test_config = dict(test_config or {})
     settings: Settings = test_config.pop("settings", None) or load_settings()
+    check_kek_opens_keyring(settings)
     app = Flask(__name__, instance_path=str(settings.home), instance_relative_config=True)
     app.config["TAGSERVICE"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024  # a FHIR upload; nothing else is big

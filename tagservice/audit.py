@@ -81,6 +81,7 @@ class EventKind(StrEnum):
     KEY_ROTATED = "key.rotated"
     KEY_RETIRED = "key.retired"
     KEY_DESTROYED = "key.destroyed"
+    KEY_KEK_CHANGED = "key.kek_changed"
     AUDIT_EXPORTED = "audit.exported"
 
 
@@ -424,7 +425,7 @@ _ACTIONS = {
         "R": "tag.scanned tag.unlocked tag.unlock_denied tag.decoded_by_admin audit.exported",
         "U": "tag.superseded tag.revoked tag.expired clinician.updated clinician.suspended"
         " clinician.reinstated clinician.totp_reset clinician.password_changed key.rotated"
-        " key.retired",
+        " key.retired key.kek_changed",
         "D": "clinician.passkey_removed clinician.token_revoked key.destroyed",
     }.items()
     for kind in kinds.split()

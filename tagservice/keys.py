@@ -39,6 +39,10 @@ class KeyStoreError(ConfigError):
     """The keyring or key-encryption key is missing, unreadable or wrong."""
 
 
+class WrongKek(KeyStoreError):  # noqa: N818 - reads as keys.WrongKek
+    """A sealed secret does not open with this key-encryption key."""
+
+
 # ------------------------------------------------------------ encryption at rest
 
 
@@ -90,7 +94,7 @@ def decrypt_at_rest(kek: bytes, token: str, label: str) -> bytes:
         raw = _unb64(token[len(_AT_REST_PREFIX) :])
         return AESGCM(kek).decrypt(raw[:12], raw[12:], label.encode())
     except (ValueError, _AeadFailure):
-        raise KeyStoreError(
+        raise WrongKek(
             "a stored secret could not be decrypted: wrong key-encryption key?"
         ) from None
 
@@ -349,6 +353,32 @@ def load_keyset(settings: Settings) -> crypto.KeySet:
         if _cache.get(path, (None, None))[1] is keyring:
             _cache[path] = (stamp, keyring, keyset)
     return keyset
+
+
+def kek_source(settings: Settings) -> str:
+    """Where the key-encryption key comes from, in the words an operator would look for."""
+    return "TAGSERVICE_KEK" if settings.kek else f"the KEK file {settings.kek_file}"
+
+
+def check_kek_opens_keyring(settings: Settings) -> None:
+    """Refuse to start when the KEK cannot open the keyring: one line that names the KEK.
+
+    Without this a service with a wrong TAGSERVICE_KEK starts and answers every scan
+    with an error. Nothing to check before `tagservice init` has made a keyring.
+    """
+    if not settings.keyring_file.exists():
+        return
+    try:
+        # not load_keyset: its cache holds keys opened by whatever KEK came first
+        load_keyring(settings).keyset(load_kek(settings))
+    except WrongKek:
+        raise WrongKek(
+            f"{kek_source(settings)} holds the wrong key-encryption key for "
+            f"{settings.keyring_file}: it cannot open the keys sealed there. Set the key they "
+            "were sealed with (or restore keys.json and its KEK from the same backup)"
+        ) from None
+    except KeyStoreError as e:
+        raise KeyStoreError(f"{kek_source(settings)}: {e}") from None
 
 
 # ------------------------------------------------------------ instance set-up

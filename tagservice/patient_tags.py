@@ -1,4 +1,4 @@
-"""A patient's own tags: issue (superseding or revoking the last one), revoke, access log.
+"""A patient's own tags: issue (superseding or revoking older ones) and revoke.
 
 Each change and its audit event are one transaction (`begin_write`, then the
 tags functions with commit=False, then `record_event(commit=False)`, then one
@@ -10,7 +10,6 @@ same old tag.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
@@ -20,10 +19,9 @@ from sqlalchemy import select
 
 from . import alerts, capacity, crypto, keys, patients, tags
 from . import summary as summary_model
-from .audit import EventKind, events_for_tag, record_event
+from .audit import EventKind, record_event
 from .db import begin_write, db
-from .models import AuditEvent, Clinician, Patient, Tag, TagStatus
-from .unlock import REASONS
+from .models import Patient, Tag, TagStatus
 
 REVOKE_REASONS = {
     "lost": "Card lost or stolen",
@@ -66,6 +64,16 @@ def current_tag(patient: Patient) -> Tag | None:
     return db.session.scalar(query)
 
 
+def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
+    """This patient's tags that a scan still opens (active or superseded), except `but`."""
+    query = select(Tag).where(
+        Tag.patient_id == patient.id,
+        Tag.tag_id != but,
+        Tag.status.in_((TagStatus.ACTIVE.value, TagStatus.SUPERSEDED.value)),
+    ).order_by(Tag.issued_at, Tag.created_at)
+    return list(db.session.scalars(query))
+
+
 def first_name(name: str) -> str:
     """Only the first word of the name is printed on the card."""
     return (name.split() or [""])[0]
@@ -86,8 +94,8 @@ def issue(
     """Seal `summary` into a new tag for this patient and register it.
 
     Raises SummaryError (invalid, or too long for the tag: the fields to shorten
-    are named). The previous tag is superseded, or revoked when the patient
-    asked that old cards be refused.
+    are named). The previous tag is superseded; when the patient asks that old
+    cards be refused, every older card that still opens is revoked.
     """
     now = now or datetime.now(UTC)
     settings = _settings()
@@ -116,17 +124,18 @@ def issue(
         commit=False,
     )
     common = {"actor": patient, "actor_type": "patient", "client": client, "commit": False}
-    revoked = False
-    if old is not None and old.status in (TagStatus.REVOKED, TagStatus.EXPIRED):
-        pass  # a lost or expired card stays as it is; the new card simply replaces it
-    elif old is not None and refuse_superseded:
-        tags.revoke_tag(old.tag_id, SUPERSEDED_REVOKE_REASON, now=now, commit=False)
-        record_event(
-            EventKind.TAG_REVOKED, outcome="success", tag_id=old.tag_id, why="replaced",
-            superseded_by=tag_id, **common,
-        )  # fmt: skip
-        revoked = True
-    elif old is not None:
+    revoked: list[str] = []
+    if refuse_superseded:
+        # Every older card that still opens, not only the last: a patient who asks for
+        # old cards to be refused means all of them (a card made three cards ago too).
+        for older in _still_opening(patient, but=tag_id):
+            tags.revoke_tag(older.tag_id, SUPERSEDED_REVOKE_REASON, now=now, commit=False)
+            revoked.append(older.tag_id)
+            record_event(
+                EventKind.TAG_REVOKED, outcome="success", tag_id=older.tag_id, why="replaced",
+                superseded_by=tag_id, **common,
+            )  # fmt: skip
+    elif old is not None and old.status not in (TagStatus.REVOKED, TagStatus.EXPIRED):
         record_event(
             EventKind.TAG_SUPERSEDED, outcome="success", tag_id=old.tag_id,
             superseded_by=tag_id, **common,
@@ -148,7 +157,7 @@ def issue(
         },
     )
     db.session.commit()
-    return Issued(tag, url, old.tag_id if old else None, revoked)
+    return Issued(tag, url, old.tag_id if old else None, old is not None and old.tag_id in revoked)
 
 
 def revoke(patient: Patient, tag_id: str, reason: str, client: str | None) -> Tag:
@@ -172,93 +181,3 @@ def revoke(patient: Patient, tag_id: str, reason: str, client: str | None) -> Ta
         )  # fmt: skip
     db.session.commit()
     return tag
-
-
-# -- the access log ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Access:
-    """One line of the patient's access log, in plain words."""
-
-    when: datetime
-    tag_id: str
-    what: str
-    who: str | None
-    reason: str | None
-    flagged: bool
-
-
-_OWN_EVENTS = {
-    EventKind.TAG_ISSUED: "You made this card",
-    EventKind.TAG_SUPERSEDED: "Replaced by your newer card (it still opens, with a warning)",
-    EventKind.TAG_REVOKED: "Cancelled: it can no longer be opened",
-    EventKind.TAG_EXPIRED: "Expired: the service's keys changed",
-}
-_ROLE_WORDS = {"paramedic": "Paramedic", "doctor": "Doctor", "nurse": "Nurse",
-               "admin": "Service administrator"}  # fmt: skip
-
-
-def _describe(event: AuditEvent, names: dict[str, str]) -> tuple[str, str | None]:
-    who = None
-    if event.actor_type in ("clinician", "admin") and event.actor_id:
-        name = names.get(event.actor_id, "A clinician")
-        parts = [_ROLE_WORDS.get(event.role or "", event.role or ""), event.organisation or ""]
-        detail = ", ".join(p for p in parts if p)
-        who = f"{name} ({detail})" if detail else name
-    kind = event.kind
-    if kind == EventKind.TAG_UNLOCKED:
-        return "Opened and read", who
-    if kind == EventKind.TAG_DECODED_BY_ADMIN:
-        return "Read by the service's administrators", who or "An administrator"
-    if kind == EventKind.TAG_UNLOCK_DENIED:
-        return "Someone tried to open it and was refused", who
-    if kind == EventKind.TAG_REJECTED:
-        return "A scan failed; nothing was shown", who
-    if kind == EventKind.TAG_SCANNED:
-        return "Scanned", who
-    return _OWN_EVENTS.get(kind, kind), None
-
-
-def _reason(event: AuditEvent) -> str | None:
-    if event.reason is None:
-        return None
-    if event.reason == "break-glass":
-        stated = _stated_reason(event)
-        base = REASONS.get(stated, "Emergency") if stated else "Emergency"
-        text = f"{base} (emergency access, checked by the service)"
-    else:
-        text = REASONS.get(event.reason, event.reason)
-    return f"{text}: “{event.reason_text}”" if event.reason_text else text
-
-
-def _stated_reason(event: AuditEvent) -> str | None:
-    try:
-        details = json.loads(event.details or "{}")
-    except ValueError:
-        return None
-    value = details.get("stated_reason")
-    return value if isinstance(value, str) else None
-
-
-def access_log(patient: Patient, limit: int = 200) -> list[Access]:
-    """Every recorded scan, opening and change of the patient's tags, newest first."""
-    found: list[AuditEvent] = []
-    for tag in patient_tags(patient):
-        found.extend(events_for_tag(tag.tag_id, limit))
-    found.sort(key=lambda e: e.id, reverse=True)
-    found = found[:limit]
-    ids = {int(e.actor_id) for e in found
-           if e.actor_type in ("clinician", "admin") and (e.actor_id or "").isdigit()}  # fmt: skip
-    names = {}
-    if ids:
-        rows = db.session.execute(select(Clinician.id, Clinician.name).where(Clinician.id.in_(ids)))
-        names = {str(i): name for i, name in rows}
-    log = []
-    for event in found:
-        what, who = _describe(event, names)
-        log.append(
-            Access(event.created_at, event.tag_id or "", what, who, _reason(event),
-                   event.reason == "break-glass")
-        )  # fmt: skip
-    return log

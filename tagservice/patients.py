@@ -195,7 +195,7 @@ def open_pending_secret(patient: Patient, token: str) -> str:
 def _match(secret: str, code: str, now: datetime, last: int | None) -> int | None:
     """The counter of a code for now or one step either side, never one used before."""
     code = re.sub(r"\s", "", code or "")
-    if not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"[0-9]{6}", code):  # not \d: "１２３４５６" would reach compare_digest
         return None
     totp = pyotp.TOTP(secret, digits=6, interval=30)
     current = totp.timecode(now)

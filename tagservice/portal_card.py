@@ -9,13 +9,14 @@ should not tell a stranger more than the patient chose.
 from __future__ import annotations
 
 import base64
+import re
 from datetime import date
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 import cards
 
-from . import patient_tags, patients
+from . import access_log, patient_tags, patients
 from . import portal_forms as forms
 from . import summary as summary_model
 from .auth import client_label
@@ -27,6 +28,7 @@ PRINT_QR_PIXELS = 200
 LAYOUTS = ("wallet", "keyring")
 CRITICAL_SEPARATOR = "; "
 FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 
 def _card_page(status: int = 200, **extra):
@@ -93,7 +95,7 @@ def card_options():
     """Which critical lines to print on the back (none unless ticked)."""
     card = patients.load_card(g.patient) or {}
     available = card.get("critical", [])
-    picked = {int(i) for i in request.form.getlist("critical") if i.isdigit()}
+    picked = {forms.form_number(i) for i in request.form.getlist("critical")}
     chosen = [line for index, line in enumerate(available) if index in picked]
     if chosen:
         try:
@@ -203,11 +205,17 @@ def print_view():
     )
 
 
+def _cursor(name: str) -> int | None:
+    """An ?older= or ?newer= cursor: an event id in ASCII digits, else the latest page."""
+    value = request.args.get(name, "")
+    return int(value) if _CURSOR.fullmatch(value) else None
+
+
 @bp.get("/access")
 @patient_required
 def access():
+    """Who opened the patient's cards, 50 lines a page; scans without sign-in counted per day."""
     return render_template(
         "portal/access.html",
-        log=patient_tags.access_log(g.patient),
-        tags={t.tag_id: t for t in patient_tags.patient_tags(g.patient)},
+        page=access_log.page(g.patient, before=_cursor("older"), after=_cursor("newer")),
     )

@@ -24,7 +24,9 @@ from .summary_view import BASELINE
 LIST_SECTIONS = summary_model.LIST_SECTIONS
 MAX_ROWS = 64  # form rows read per section; validation reports more than MAX_ITEMS
 MAX_VALUE_CHARS = 2000  # longer than any limit, so the "shorten by N" message stays true
-_ROW_KEY = re.compile(r"([a-z]+)\[(\d{1,3})\]\.([a-z_]+)")
+# [0-9], not \d: \d also matches Arabic-Indic and other Unicode digits.
+_ROW_KEY = re.compile(r"([a-z]+)\[([0-9]{1,3})\]\.([a-z_]+)")
+_FORM_NUMBER = re.compile(r"[0-9]{1,6}")
 
 ALERT_LABELS = {
     "anticoagulant": "Blood thinner (anticoagulant)",
@@ -58,6 +60,15 @@ ERROR_HOME = {"meta.issued": "identity.date_of_birth", "meta.source": "meta.revi
 ROW_NOUNS = {"alerts": "Alert", "allergies": "Allergy", "medications": "Medicine",
              "conditions": "Condition", "baseline": "Normal value",
              "contacts": "Contact"}  # fmt: skip
+
+
+def form_number(text: str) -> int | None:
+    """A row or line number posted by a form: ASCII digits only, else None.
+
+    str.isdigit() is true for "²" and "①", which int() refuses (a 500), and int()
+    reads "１" and "١"; our pages only ever send 0-9.
+    """
+    return int(text) if isinstance(text, str) and _FORM_NUMBER.fullmatch(text) else None
 
 
 def field_id(path: str) -> str:
@@ -227,7 +238,7 @@ def meter_text(checked: Checked) -> str:
 
 def describe_path(path: str) -> str:
     """A field path in the editor's words: allergies[2] → "Allergy 3", note → "Note"."""
-    match = re.fullmatch(r"([a-z]+)\[(\d+)\](?:\.([a-z_]+))?", path)
+    match = re.fullmatch(r"([a-z]+)\[([0-9]+)\](?:\.([a-z_]+))?", path)
     if match and match[1] in ROW_NOUNS:
         text = f"{ROW_NOUNS[match[1]]} {int(match[2]) + 1}"
         return f"{text} ({match[3].replace('_', ' ')})" if match[3] else text

@@ -13,14 +13,17 @@ from datetime import date
 
 from flask import current_app, g, jsonify, render_template, request
 
-from . import alerts, fhir, fhir_export, fit, patients
+from . import alerts, boundedjson, fhir, fhir_export, fit, patients
 from . import portal_forms as forms
 from . import summary as summary_model
 from .portal import bp, patient_required
 from .security import limiter
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MAX_UPLOAD_BYTES = boundedjson.IMPORT.max_bytes
 METER_LIMIT = "120 per minute"
+# Each import may cost a second of CPU (FHIR validation): per account and per client.
+IMPORT_LIMIT_ACCOUNT = "10 per minute; 60 per hour"
+IMPORT_LIMIT_CLIENT = "20 per minute; 120 per hour"
 SELF_REPORTED_NOTE = (
     "Cards made here are marked as entered by you (not checked by a clinician), "
     "because you can change the details."
@@ -59,7 +62,7 @@ def _action() -> tuple[str, str | None, int | None]:
     section, _, row = rest.partition(":")
     if kind not in ("add", "remove") or section not in forms.LIST_SECTIONS:
         return "save", None, None
-    return kind, section, int(row) if row.isdigit() else None
+    return kind, section, forms.form_number(row)
 
 
 @bp.get("/summary")
@@ -92,31 +95,51 @@ def meter():
     return jsonify(answer | {"critical": alerts.critical_alerts(draft)})
 
 
-def _read_upload() -> tuple[dict | None, str | None]:
+class _UploadRefused(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _read_upload() -> dict:
+    """The uploaded JSON object, read through boundedjson; raises _UploadRefused."""
     upload = request.files.get("bundle")
     if upload is None or not upload.filename:
-        return None, "Choose a file to import."
+        raise _UploadRefused("Choose a file to import.")
     raw = upload.stream.read(MAX_UPLOAD_BYTES + 1)
     if len(raw) > MAX_UPLOAD_BYTES:
-        return None, "That file is too large (the limit is 2 MB)."
+        raise _UploadRefused("That file is too large (the limit is 2 MB).", 413)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None, "That file is not JSON. Choose a FHIR IPS Bundle (.json) file."
+        data = boundedjson.loads(raw, boundedjson.IMPORT)
+    except boundedjson.TooLarge as e:
+        message = f"That file cannot be imported: {e}. Nothing was changed."
+        raise _UploadRefused(message, 413) from None
+    except ValueError:
+        raise _UploadRefused(
+            "That file is not JSON. Choose a FHIR IPS Bundle (.json) file."
+        ) from None
     if not isinstance(data, dict):
-        return None, "That file does not hold a FHIR Bundle or a summary."
-    return data, None
+        raise _UploadRefused("That file does not hold a FHIR Bundle or a summary.")
+    return data
+
+
+def _patient_key() -> str:
+    patient = g.get("patient")
+    return f"patient:{patient.id}" if patient else f"addr:{request.remote_addr}"
 
 
 @bp.post("/summary/import")
 @patient_required
+@limiter.limit(IMPORT_LIMIT_ACCOUNT, key_func=_patient_key)
+@limiter.limit(IMPORT_LIMIT_CLIENT)
 def import_summary():
     """Replace the draft with a FHIR IPS Bundle (or this service's own JSON export)."""
     if (request.content_length or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
         return _import_error("That file is too large (the limit is 2 MB).", 413)
-    data, error = _read_upload()
-    if error:
-        return _import_error(error)
+    try:
+        data = _read_upload()
+    except _UploadRefused as refused:
+        return _import_error(refused.message, refused.status)
     warnings: list[str] = []
     proposal = None
     if fhir.is_fhir_bundle(data):

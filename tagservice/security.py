@@ -15,11 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, Response, current_app, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import boundedjson
 from .config import Settings
 
 CSP = (
@@ -73,6 +76,20 @@ def asset_url(filename: str) -> str:
     return url_for("static", filename=filename, v=_digest(path, stat.st_mtime_ns, stat.st_size))
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Every `request.get_json()` goes through boundedjson: too big, deep or long is a 413.
+
+    The 413 is raised even for `get_json(silent=True)`, so the client learns which
+    bound it hit, in the usual error shape, instead of a vague "send JSON".
+    """
+
+    def loads(self, s: str | bytes, **kwargs):
+        try:
+            return boundedjson.loads(s, boundedjson.API, **kwargs)
+        except boundedjson.TooLarge as e:
+            raise RequestEntityTooLarge(f"Refused: {e}.") from None
+
+
 def _proxy_hops(app: Flask) -> int:
     """How many trusted reverse proxies sit in front of us (0 = none, trust no X-Forwarded-*)."""
     return app.config["TAGSERVICE"].proxy_fix
@@ -113,5 +130,6 @@ def init_app(app: Flask) -> None:
     _configure_cookies(app, settings)
     _configure_csrf(app)
     _configure_limiter(app, settings)
+    app.json = BoundedJSONProvider(app)
     app.add_template_global(asset_url)
     app.after_request(add_security_headers)

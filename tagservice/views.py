@@ -33,6 +33,24 @@ def _invalid(error: crypto.InvalidTag):
     return render_template("errors/invalid_tag.html", reason=str(error)), 400
 
 
+def _scan_audited(text: str) -> unlock.ScannedTag:
+    """unlock.scan, then the "scanned" event: one record for a /T/ page and a desk scan.
+
+    Raises what unlock.scan raises, and AuditWriteError.
+    """
+    clinician = g.get("clinician")
+    scanned = unlock.scan(text, _client(), clinician)
+    audit.record_event(
+        EventKind.TAG_SCANNED,
+        outcome="success",
+        actor=clinician,
+        tag_id=scanned.tag_id,
+        client=_client(),
+        signed_in=clinician is not None,
+    )
+    return scanned
+
+
 @bp.get("/T/<payload>")
 @bp.get("/t/<payload>")
 @limiter.limit("120 per minute")
@@ -40,15 +58,7 @@ def scan(payload: str):
     """Step 1: verify the tag and its status without decrypting, then ask why."""
     clinician = g.get("clinician")
     try:
-        scanned = unlock.scan(payload, _client(), clinician)
-        audit.record_event(
-            EventKind.TAG_SCANNED,
-            outcome="success",
-            actor=clinician,
-            tag_id=scanned.tag_id,
-            client=_client(),
-            signed_in=clinician is not None,
-        )
+        scanned = _scan_audited(payload)
     except crypto.InvalidTag as e:
         return _invalid(e)
     except unlock.UnlockRefused as refused:
@@ -119,11 +129,13 @@ def desk():
 def desk_scan():
     text = request.form.get("tag", "").strip()
     try:
-        scanned = unlock.scan(text, _client(), g.clinician)
+        scanned = _scan_audited(text)
     except crypto.InvalidTag as e:
         return render_template("scan/desk.html", error=str(e)), 400
     except unlock.UnlockRefused as refused:
         return _refusal(refused)
+    except AuditWriteError:
+        return render_template("errors/unavailable.html"), 503
     return _reason_page(scanned, crypto.encode_payload(scanned.data))
 
 

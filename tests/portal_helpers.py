@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,20 @@ def field_html(page: str, field_id: str) -> str:
 def keys_tag_id(url, app):
     with app.app_context():
         return crypto.verify_tag(url, keys.load_keyset(app.config["TAGSERVICE"])).tag_id_hex
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body (fields, then the file as `bundle`) and its content type."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in fields.items()]  # fmt: skip
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="bundle"; '
+                 f'filename="{filename}"\r\nContent-Type: application/json\r\n\r\n')  # fmt: skip
+    body = "".join(parts).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def upload_large(client, content: bytes, name="bundle.json"):
+    """As `upload`, encoded here: the test client leaves its temporary file open above 500 KB."""
+    body, content_type = multipart({"csrf_token": token(client)}, name, content)
+    return client.post("/my/summary/import", data=body, content_type=content_type)

@@ -8,7 +8,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tagservice import audit, keys, patient_tags, patients, tags
+from tagservice import access_log, audit, keys, patient_tags, patients, tags
 from tagservice import summary as summary_model
 from tagservice.clinicians import LockedOut, SignInError
 from tagservice.db import db
@@ -276,7 +276,7 @@ def test_the_access_log_describes_a_break_glass_opening_in_plain_words(ctx, make
         audit.EventKind.TAG_UNLOCKED, outcome="success", actor=admin, tag_id=issued.tag.tag_id,
         reason="break-glass", reason_text="Unconscious in reception", stated_reason="other",
     )  # fmt: skip
-    opened, made = patient_tags.access_log(patient)
+    opened, made = access_log.page(patient).lines
     assert opened.what == "Opened and read"
     assert opened.who == "Ada Admin (Service administrator, Trust Office)"
     assert "Unconscious in reception" in opened.reason and opened.flagged

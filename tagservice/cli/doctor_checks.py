@@ -127,7 +127,7 @@ def check_keyring(settings: Settings, now: datetime) -> Iterator[Check]:
         return
     try:
         keyring = keys.load_keyring(settings)
-        keyring.keyset(keys.load_kek(settings))
+        keys.check_kek_opens_keyring(settings)  # the line the service stops with
     except ConfigError as e:
         yield fail(name, str(e))
         return

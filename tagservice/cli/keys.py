@@ -126,3 +126,31 @@ def export():
     except keys.KeyStoreError as e:
         raise CommandError(str(e)) from None
     click.echo(json.dumps(keys.load_keyring(settings).jwks(), indent=2))
+
+
+@keys_group.command("change-kek", with_appcontext=False)
+def change_kek_command():
+    """Re-seal keys, TOTP secrets and patient data under a new key-encryption key.
+
+    All or nothing: if it stops part-way the old KEK keeps working (run it again to
+    finish or undo a change that was killed). Stop the service first when the KEK
+    comes from TAGSERVICE_KEK: it cannot start again until that is set to the new one.
+    """
+    from .. import create_app, kek_change
+    from ..config import ConfigError, load_settings
+
+    try:
+        settings = load_settings()
+        recovered = kek_change.recover(settings)
+        if recovered:
+            click.echo(recovered)
+            return
+        app = create_app()
+        with app.app_context():
+            changed = kek_change.change_kek(settings)
+    except ConfigError as e:
+        raise CommandError(str(e)) from None
+    click.echo(f"re-sealed {changed.keys} key(s) and {changed.rows} database value(s) "
+               "under a new key-encryption key")  # fmt: skip
+    for line in changed.next_steps():
+        click.echo(line)

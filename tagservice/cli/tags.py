@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from .. import alerts, capacity, crypto, keys
+from .. import alerts, boundedjson, capacity, crypto, keys
 from .. import summary as summary_model
 from ..config import ConfigError, load_settings
 from . import CommandError, main
@@ -34,10 +34,12 @@ def load_summary_file(path: str, today, base_url: str, strict: bool = False
     from .. import fhir, fit
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = boundedjson.read_file(path, boundedjson.IMPORT)
     except OSError as e:
         raise CommandError(f"cannot read {path}: {e.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except boundedjson.TooLarge as e:
+        raise CommandError(f"{path} cannot be read: {e}") from None
+    except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError
         raise CommandError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(data, dict):
         raise CommandError(f"{path} must hold a JSON object")

@@ -223,6 +223,12 @@ def _repair(data: dict, loc: tuple, problem: dict) -> str | None:
                 del data[name]
             return f"left out {', '.join(present[1:])} (a second value where one is allowed)"
         return None
+    if kind.endswith("missing") and loc == ("status",):
+        # Older (STU3-style) records leave a medicine's status out. "unknown" is a code
+        # of every status value set the card reads; a medicine of unknown status is
+        # still shown, since hiding an anticoagulant would lose a critical fact.
+        data["status"] = "unknown"
+        return "read a missing status as unknown"
     target = loc[:-1] if kind.endswith("missing") else loc
     if not target:
         return None

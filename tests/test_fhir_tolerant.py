@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tagservice import fit
+from tagservice.alerts import critical_alerts
 from tagservice.fhir import FhirImportError, summary_from_ips
 from tagservice.fhir_tolerant import MAX_ENTRIES
 
@@ -169,3 +170,18 @@ def test_a_wheelchair_recorded_as_a_device_gives_no_implanted_device_line_but_a_
 
     assert summary["alerts"] == [{"code": "other-device", "text": "Coronary stent"}]
     assert "Device 1 is not an implanted device; left out of the alerts" in warnings
+
+
+def test_a_medicine_request_without_a_status_is_read_as_unknown_and_still_raises_its_alert():
+    # Given an STU3-style record (a Dutch connectathon bundle) whose MedicationRequest has
+    # no status, which FHIR R4 requires
+    request = {"resourceType": "MedicationRequest", "intent": "order", "subject": SUBJECT,
+               "medicationCodeableConcept": {"text": "Fenprocoumon 3 mg"}}
+
+    summary, warnings = summary_from_ips(bundle(request), TODAY)
+
+    # Then the medicine is on the summary and the repair is said, not the medicine lost
+    assert [m["name"] for m in summary["medications"]] == ["Fenprocoumon 3 mg"]
+    assert any("MedicationRequest at Bundle.entry[1]: read a missing status as unknown" in w
+               for w in warnings)
+    assert any(line.startswith("ANTICOAGULANT") for line in critical_alerts(summary))

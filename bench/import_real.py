@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tagservice.cli import CommandError  # noqa: E402
 from tagservice.cli.tags import load_summary_file  # noqa: E402
+from tagservice.config import Settings  # noqa: E402
 from tests import real_ips, real_ips_oracle  # noqa: E402
 
 TARGET_ISSUED = 0.95
@@ -51,7 +52,7 @@ def import_ratio(path: Path, runs: int = TIMING_RUNS) -> float:
 
     def read():
         try:
-            load_summary_file(str(path), today)
+            load_summary_file(str(path), today, Settings.base_url)
         except CommandError:
             pass  # a refusal costs time too
 

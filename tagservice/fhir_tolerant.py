@@ -256,23 +256,17 @@ def _drop_unknown_nested_types(data: dict, where: str, result: ReadBundle) -> No
     while stack:
         node, path = stack.pop()
         if isinstance(node, dict):
-            for key, value in list(node.items()):
-                if isinstance(value, dict) and "resourceType" in value and model_for(
-                        value["resourceType"]) is None:
-                    del node[key]
-                    kind = quoted(value["resourceType"])
-                    result.problems.append(f"{where}: left out {path_text((*path, key))} "
-                                           f"(unknown resource type {kind})")
-                else:
-                    stack.append((value, (*path, key)))
+            items = list(node.items())
         elif isinstance(node, list):
-            for index in range(len(node) - 1, -1, -1):
-                value = node[index]
-                if isinstance(value, dict) and "resourceType" in value and model_for(
-                        value["resourceType"]) is None:
-                    del node[index]
-                    kind = quoted(value["resourceType"])
-                    result.problems.append(f"{where}: left out {path_text((*path, index))} "
-                                           f"(unknown resource type {kind})")
-                else:
-                    stack.append((value, (*path, index)))
+            items = list(enumerate(node))[::-1]  # from the end, so deleting keeps indexes
+        else:
+            continue
+        for key, value in items:
+            if isinstance(value, dict) and "resourceType" in value and model_for(
+                    value["resourceType"]) is None:
+                del node[key]
+                kind = quoted(value["resourceType"])
+                result.problems.append(f"{where}: left out {path_text((*path, key))} "
+                                       f"(unknown resource type {kind})")
+            else:
+                stack.append((value, (*path, key)))

@@ -224,12 +224,16 @@ def test_sign_in_limits_are_shared_through_redis_and_per_worker_when_it_stops(
         served.gunicorn(hosts.a, tmp_path / "a.log", workers=WORKERS),
         served.gunicorn(hosts.b, tmp_path / "b.log", workers=WORKERS),
     ):
+        started = time.monotonic()
         token = hosts.a.token()
         # Given guesses alternating hosts (and so workers), within one minute
         shared = guess_alternating(hosts, 4 * SIGNIN_PER_MINUTE)
         # Then the four workers of two hosts let through one minute's allowance between them
+        # (the sign-in above used one; a window that ran out under a slow machine, two)
         assert set(shared) <= {401, 429}
-        assert shared[401] == SIGNIN_PER_MINUTE - 1  # the sign-in above used one
+        windows = 1 if time.monotonic() - started < 60 else 2
+        assert 0 < shared[401] <= windows * SIGNIN_PER_MINUTE - 1
+        assert windows > 1 or shared[401] == SIGNIN_PER_MINUTE - 1
         # When Redis stops
         redis_server.stop()
         fallback = guess_alternating(hosts, 6 * SIGNIN_PER_MINUTE)

@@ -14,7 +14,7 @@ $(BIN)/.installed: setup.cfg pyproject.toml scripts/system-deps.sh
 	scripts/system-deps.sh base
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,redis]'
 	touch $@
 
 install: $(BIN)/.installed ## create .venv and install tagservice with its test tools

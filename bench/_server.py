@@ -98,13 +98,15 @@ def setup_instance(
     return inst
 
 
-def wait_healthy(base: str, proc: subprocess.Popen, seconds: float = 20) -> None:
+def wait_healthy(
+    base: str, proc: subprocess.Popen, seconds: float = 20, path: str = "/healthz"
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("gunicorn exited at start")
         try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(base + path, timeout=1):  # noqa: S310
                 return
         except OSError:
             time.sleep(0.1)
@@ -142,3 +144,27 @@ def running(
                 except subprocess.TimeoutExpired:
                     inst.proc.kill()
                     inst.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def bare(workers: int = 2) -> Iterator[tuple[str, subprocess.Popen]]:
+    """bench/bare_app.py (one Flask route) on its own gunicorn, same settings as `running`."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--pythonpath", str(Path(__file__).resolve().parent), "bare_app:app",
+        ],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc, path="/")
+        yield base, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -109,7 +109,7 @@ def chart_qr(rows: list[qr_size.Row], path: Path) -> None:
 
 def chart_latency(result: unlock.Result, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for load, style in zip(result.loads, ("-", "--", "-"), strict=True):
+    for load, style in zip(result.loads, (":", "-", "--", "-"), strict=True):
         qs = sorted(load.percentiles)
         label = f"{load.name}: {load.rps:.0f} req/s"
         ax.plot([load.percentiles[q] for q in qs], qs, style, label=label)
@@ -244,8 +244,10 @@ def main() -> int:
         section(
             "Unlock throughput and latency (bench/unlock.py)",
             "wrk, 1 thread, 16 connections against gunicorn (2 sync workers) on 127.0.0.1, "
-            "rate limits off; the baseline is /healthz on the same server in the same run; the "
-            "floor is /bench/floor (bench/floor_app.py), which only verifies, commits one row "
+            "rate limits off; the yardstick is a bare Flask app with one route "
+            "(bench/bare_app.py) on its own gunicorn with the same settings, and /healthz on the "
+            "same server, in the same run; the floor is /bench/floor (bench/floor_app.py), "
+            "which only verifies, commits one row "
             "durably and decrypts: no unlock can cost less. "
             "`cpu ms` is the gunicorn workers' CPU time per request (from /proc), which other "
             "load on the machine does not inflate.",

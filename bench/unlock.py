@@ -5,6 +5,9 @@ issued tag), serves it with gunicorn (2 workers) on 127.0.0.1 with rate limits
 off, signs in over the API for a bearer token, then drives with `wrk` (one
 thread, 16 connections, a fixed time each):
 
+* bare:     `GET /` on a bare Flask app with one route (bench/bare_app.py),
+  served by its own gunicorn with the same settings, in the same run: the
+  yardstick for the workers' CPU per request;
 * baseline: `GET /healthz` on the same gunicorn, in the same run;
 * floor:    `POST /bench/floor` (bench/floor_app.py, the same app plus one
   route): only what no unlock can skip, i.e. verify the signature, commit one
@@ -17,8 +20,13 @@ Afterwards it checks that every unlock answered 200, that the audit trail
 holds one `tag.unlocked` event per answered unlock (or more: wrk stops counting
 requests still in flight) and that `tagservice audit verify` passes.
 
-Targets: unlock throughput >= 0.5 x baseline, unlock p99 <= 30 ms.
-Run: .venv/bin/python bench/unlock.py [--seconds 10]  (needs Debian's `wrk`)
+The figure that counts is the gunicorn workers' CPU time per request (from
+/proc/<pid>/stat of the master's children, before and after each run), which
+other load on a shared machine does not inflate as it does req/s.
+
+Targets: unlock CPU per request <= 3 x the bare Flask request's, unlock p99 <= 30 ms
+(throughput against /healthz is reported as well).
+Run: .venv/bin/python bench/unlock.py [--seconds 10] [--rounds 3]  (needs Debian's `wrk`)
 Where the time goes: .venv/bin/python bench/profile_unlock.py (pyinstrument).
 
 Profiling led to (2026-11-27, same machine, 10 s runs): one query for the
@@ -38,6 +46,17 @@ p50 17 ms, p99 21 ms, 1.7 ms. The floor route reaches 0.29 x on the same
 runs: the 0.5 x target is out of reach of any unlock that verifies, commits
 durably and decrypts in this stack (Flask on gunicorn sync workers, SQLite
 with synchronous=FULL), not only of this one.
+
+Third session (2026-12-03): the yardstick became a bare Flask app's CPU per
+request (target unlock <= 3 x). On a VM shared with five other jobs, 5 s x 3
+rounds: bare 0.45-0.70 ms, /healthz 0.7-1.0, floor 2.4-3.1, unlock 4.2-5.6 ms
+(7.0-9.5 x bare, median 8.3-8.9 x) before and after skipping Flask-Limiter's
+per-route work when limits are off (its saving is inside the noise). The floor
+alone is 4.3-5.4 x bare, so 3 x is below what verify + durable commit +
+decrypt cost on this stack. On PostgreSQL, reads in autocommit (no BEGIN and
+COMMIT round trips for the bearer and tag-status reads) took the in-process
+unlock from 4.3-5.1 to 2.9-3.6 ms of CPU, and on gunicorn (--database-url, 2
+rounds) from 5.8-7.0 to 4.9-5.0 ms (12.4 -> 10.1 x bare), 61 -> 150 req/s.
 """
 
 from __future__ import annotations
@@ -58,7 +77,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _server  # noqa: E402
 
 CONNECTIONS = 16
-TARGET_RATIO = 0.5
+TARGET_CPU_RATIO = 3.0  # unlock CPU per request / bare Flask's
 TARGET_P99_MS = 30.0
 PERCENTILES = [*range(1, 100), 99.5, 99.9]
 
@@ -130,8 +149,8 @@ def drive(
     name: str,
     url: str,
     script: str,
-    seconds: float,
     master_pid: int,
+    seconds: float,
     connections: int = CONNECTIONS,
 ) -> Load:
     """One bounded wrk run; wrk's own timeout stops a hung server from hanging us."""
@@ -166,28 +185,45 @@ def drive(
 
 @dataclass
 class Result:
-    loads: list[Load]
+    loads: list[Load]  # the last round's: bare, healthz, floor, unlock
+    rounds: list[dict[str, float]]  # per round: CPU ms per request by route
     audit_unlocks: int
     audit_ok: bool
-    ratio: float
+    ratio: float  # unlock / healthz throughput, last round
+    cpu_ratio: float  # unlock / bare CPU per request, median of the rounds
     ok: bool
     table: str
     summary: str
+
+
+ROUTES = ("bare", "healthz", "floor", "unlock")
 
 
 def unlock_body(tag_url: str) -> str:
     return json.dumps({"tag": tag_url, "reason": "999"})
 
 
-def run(seconds: float = 10.0, warmup: float = 2.0) -> Result:
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def run(
+    seconds: float = 10.0, warmup: float = 2.0, rounds: int = 1, database_url: str = ""
+) -> Result:
     if shutil.which("wrk") is None:
         raise SystemExit("bench/unlock.py needs wrk: apt-get install wrk")
-    with _server.running(
-        workers=2,
-        gunicorn_args=("--pythonpath", str(Path(__file__).resolve().parent)),
-        app="floor_app:app",
-        TAGSERVICE_RATELIMIT_ENABLED="false",
-    ) as inst:
+    with (
+        _server.bare(workers=2) as (bare_base, bare_proc),
+        _server.running(
+            workers=2,
+            gunicorn_args=("--pythonpath", str(Path(__file__).resolve().parent)),
+            app="floor_app:app",
+            TAGSERVICE_RATELIMIT_ENABLED="false",
+            **({"TAGSERVICE_DATABASE_URL": database_url} if database_url else {}),
+        ) as inst,
+    ):
         token = inst.token()
         tag = inst.tags["summary-typical.json"]
         status, body = _server.call(
@@ -195,58 +231,76 @@ def run(seconds: float = 10.0, warmup: float = 2.0) -> Result:
         )
         if status != 200 or body["summary"]["identity"]["name"] != "Jane Smith":
             raise RuntimeError(f"unlock does not work before the load: {status}")
-        healthz = lua_script("GET", None, None)
-        floor = lua_script("POST", unlock_body(tag), None)
-        unlock = lua_script("POST", unlock_body(tag), token)
-        # warm every path (imports, first connections, SQLite page cache)
         pid = inst.proc.pid
-        drive("warm-up", inst.base + "/healthz", healthz, warmup, pid)
-        drive("warm-up", inst.base + "/bench/floor", floor, warmup, pid)
-        warm = drive("warm-up", inst.base + "/api/v1/unlock", unlock, warmup, pid)
-        base = drive("baseline GET /healthz", inst.base + "/healthz", healthz, seconds, pid)
-        least = drive("floor POST /bench/floor", inst.base + "/bench/floor", floor, seconds, pid)
-        load = drive("POST /api/v1/unlock", inst.base + "/api/v1/unlock", unlock, seconds, pid)
+        get = lua_script("GET", None, None)
+        targets = {
+            "bare": ("bare Flask GET /", bare_base + "/", get, bare_proc.pid),
+            "healthz": ("GET /healthz", inst.base + "/healthz", get, pid),
+            "floor": (
+                "floor POST /bench/floor", inst.base + "/bench/floor",
+                lua_script("POST", unlock_body(tag), None), pid,
+            ),
+            "unlock": (
+                "POST /api/v1/unlock", inst.base + "/api/v1/unlock",
+                lua_script("POST", unlock_body(tag), token), pid,
+            ),
+        }  # fmt: skip
+        # warm every path (imports, first connections, SQLite page cache)
+        answered = 1
+        for route in ROUTES:
+            _name, url, script, master = targets[route]
+            warm = drive("warm-up", url, script, master, warmup)
+            answered += warm.requests if route == "unlock" else 0
+        per_round: list[dict[str, float]] = []
+        for _ in range(rounds):
+            loads = [drive(*targets[route], seconds) for route in ROUTES]
+            answered += loads[-1].requests
+            per_round.append({r: x.worker_cpu_ms for r, x in zip(ROUTES, loads, strict=True)})
         verify = subprocess.run(
             [str(_server.BIN / "tagservice"), "audit", "verify"],
             env=inst.env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         exported = inst.cli("audit", "export")
+    bare, base, least, load = loads
     unlocks = sum(1 for line in exported.splitlines() if '"tag.unlocked"' in line)
-    answered = 1 + warm.requests + load.requests
     audit_ok = verify.returncode == 0 and unlocks >= answered
     ratio = load.rps / base.rps
+    cpu_ratio = median([r["unlock"] / r["bare"] for r in per_round])
     ok = (
-        ratio >= TARGET_RATIO
+        cpu_ratio <= TARGET_CPU_RATIO
         and load.p(99) <= TARGET_P99_MS
         and load.non2xx == 0
         and load.socket_errors == 0
         and audit_ok
     )
-    ceiling = least.rps / base.rps
-    table = format_table(
-        [base, least, load], ratio, ceiling, unlocks, answered, verify.returncode == 0
-    )
+    table = format_table(loads, per_round, unlocks, answered, verify.returncode == 0)
     summary = (
-        f"SUMMARY: unlock {load.rps:.0f} req/s = {ratio:.2f} x baseline {base.rps:.0f} req/s "
-        f"(target >= {TARGET_RATIO}; worker CPU per request "
-        f"{base.worker_cpu_ms / load.worker_cpu_ms:.2f} x); "
+        f"SUMMARY: unlock worker CPU {median([r['unlock'] for r in per_round]):.2f} ms per "
+        f"request = {cpu_ratio:.2f} x a bare Flask request "
+        f"({median([r['bare'] for r in per_round]):.2f} ms; target <= {TARGET_CPU_RATIO:.0f} x), "
+        f"{median([r['unlock'] / r['healthz'] for r in per_round]):.2f} x /healthz, "
+        f"{median([r['unlock'] / r['floor'] for r in per_round]):.2f} x the floor "
+        f"(median of {len(per_round)} round(s)); {load.rps:.0f} req/s = {ratio:.2f} x /healthz; "
         f"p50 {load.p(50):.1f} ms, p99 {load.p(99):.1f} ms "
         f"(target <= {TARGET_P99_MS:.0f}) at {CONNECTIONS} connections; "
         f"every answered unlock audited, chain intact: {'yes' if audit_ok else 'NO'}; "
-        f"targets: {'PASS' if ok else 'FAIL'}; the floor (verify, one durable commit, "
-        f"decrypt, nothing else) reaches {ceiling:.2f} x"
+        f"targets: {'PASS' if ok else 'FAIL'}"
     )
-    return Result([base, least, load], unlocks, audit_ok, ratio, ok, table, summary)
+    return Result(loads, per_round, unlocks, audit_ok, ratio, cpu_ratio, ok, table, summary)
 
 
 def format_table(
-    loads: list[Load], ratio: float, ceiling: float, unlocks: int, answered: int, verified: bool
-):
+    loads: list[Load],
+    per_round: list[dict[str, float]],
+    unlocks: int,
+    answered: int,
+    verified: bool,
+) -> str:
     head = (
         f"{'route':<24} {'req/s':>8} {'requests':>9} {'mean ms':>8} {'p50 ms':>7} "
         f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'cpu ms':>7} {'non-2xx':>8} {'sock err':>8}"
     )
-    lines = [head, "-" * len(head)]
+    lines = ["last round:", head, "-" * len(head)]
     for x in loads:
         lines.append(
             f"{x.name:<24} {x.rps:>8.0f} {x.requests:>9} {x.mean_ms:>8.2f} {x.p(50):>7.2f} "
@@ -254,9 +308,20 @@ def format_table(
             f"{x.non2xx:>8} {x.socket_errors:>8}"
         )
     lines.append("")
+    head = (
+        f"{'round':<6}" + "".join(f"{r + ' ms':>11}" for r in ROUTES)
+        + f"{'unlock/bare':>13}{'healthz/bare':>14}{'floor/bare':>12}{'unlock/healthz':>16}"
+    )  # fmt: skip
+    lines += ["worker CPU per request, by round:", head, "-" * len(head)]
+    for i, r in enumerate(per_round, 1):
+        lines.append(
+            f"{i:<6}" + "".join(f"{r[x]:>11.3f}" for x in ROUTES)
+            + f"{r['unlock'] / r['bare']:>13.2f}{r['healthz'] / r['bare']:>14.2f}"
+            f"{r['floor'] / r['bare']:>12.2f}{r['unlock'] / r['healthz']:>16.2f}"
+        )  # fmt: skip
+    lines.append("")
     lines.append(
-        f"unlock / baseline throughput: {ratio:.2f}; floor / baseline: {ceiling:.2f}; "
-        f"gunicorn 2 sync workers, wrk 1 thread, "
+        f"gunicorn 2 sync workers for the service and for the bare app, wrk 1 thread, "
         f"{CONNECTIONS} connections, {platform.python_implementation()} "
         f"{platform.python_version()}"
     )
@@ -270,8 +335,15 @@ def format_table(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
+    parser.add_argument("--rounds", type=int, default=1, help="measured rounds of every route")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an empty PostgreSQL database for the service (default: SQLite in the instance); "
+        "the floor route still commits to SQLite, and the database server's CPU is not counted",
+    )
     args = parser.parse_args()
-    result = run(args.seconds)
+    result = run(args.seconds, rounds=args.rounds, database_url=args.database_url)
     print(result.table)
     print(result.summary)
     return 0 if result.ok else 1

@@ -3,7 +3,8 @@
 #   base: fonts that cover any patient's name on a printed card (Latin, Greek,
 #         Cyrillic, Arabic, Hebrew, CJK, Indic...) and fribidi for right-to-left
 #         shaping; poppler-utils lets the tests rasterise card PDFs.
-#   ci:   base + PostgreSQL and Chromium for the database and browser tests.
+#   ci:   base + PostgreSQL, Redis and Chromium for the database, multi-host and
+#         browser tests.
 #   bench: base + wrk, the load generator of bench/unlock.py.
 # As root it installs what is missing; otherwise it prints the command and
 # exits 1 if anything is missing, so `make` stops with a clear message.
@@ -12,7 +13,7 @@ group=${1:-base}
 base="fonts-dejavu-core fonts-droid-fallback fonts-noto-core libfribidi0 poppler-utils"
 case "$group" in
   base) wanted="$base" ;;
-  ci)   wanted="$base postgresql chromium" ;;
+  ci)   wanted="$base postgresql redis-server chromium" ;;
   bench) wanted="$base wrk" ;;
   *)    echo "usage: $0 [base|ci|bench]" >&2; exit 2 ;;
 esac

@@ -123,8 +123,9 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[PooledConnection]:
     """A pooled connection in a transaction of its own, committed when the block ends.
 
     `write=True` takes SQLite's write lock before the first statement (BEGIN
-    IMMEDIATE), as tagservice.db.begin_write does for sessions; reads on SQLite
-    run in autocommit. PostgreSQL's driver begins by itself. If the block or the
+    IMMEDIATE), as tagservice.db.begin_write does for sessions; reads run in
+    autocommit (SQLite's driver does that by itself; PostgreSQL's is told to).
+    PostgreSQL's driver begins a write transaction by itself. If the block or the
     commit raises, the transaction is rolled back and the error propagates
     (driver errors as SQLAlchemy's): a caller that commits an audit event learns
     that it failed.
@@ -136,12 +137,17 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[PooledConnection]:
 
 def _transaction(engine: Engine, write: bool) -> Iterator[PooledConnection]:
     conn = PooledConnection(engine)
+    # Reads run in autocommit on PostgreSQL too, as on SQLite: each statement is its
+    # own snapshot, and the worker is spared a BEGIN and a COMMIT round trip per read.
+    autocommit = not write and conn.dialect.name == "postgresql"
     try:
         try:
             if write and conn.dialect.name == "sqlite":
                 cursor = conn.connection.cursor()
                 cursor.execute("BEGIN IMMEDIATE")
                 cursor.close()
+            if autocommit:
+                conn.connection.dbapi_connection.autocommit = True
             yield conn
             conn.connection.commit()
         except conn.dialect.loaded_dbapi.Error as e:
@@ -151,6 +157,9 @@ def _transaction(engine: Engine, write: bool) -> Iterator[PooledConnection]:
             conn.connection.rollback()
         raise
     finally:
+        if autocommit:  # the pool hands it to sessions next, which expect transactions
+            with suppress(Exception):
+                conn.connection.dbapi_connection.autocommit = False
         with suppress(Exception):
             conn.connection.close()  # back to the pool
 

@@ -38,8 +38,26 @@ HSTS = "max-age=31536000; includeSubDomains"
 # Versioned static files (see asset_url) never change, so a slow phone keeps them.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+
+class _Limiter(Limiter):
+    """Flask-Limiter that does no work on a request when limits are off.
+
+    Its per-route decorator identifies the request and filters the route's
+    limits even when the extension is disabled (RATELIMIT_ENABLED false, as in
+    bench/unlock.py); with limits on it behaves exactly as Flask-Limiter.
+    """
+
+    def identify_request(self) -> str:
+        # the decorator only uses it to note an endpoint hint before checking limits
+        return super().identify_request() if self.enabled else ""
+
+    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
+        if self.enabled:
+            super()._check_request_limit(callable_name, in_middleware)
+
+
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+limiter = _Limiter(key_func=get_remote_address)
 
 
 def add_security_headers(response: Response) -> Response:

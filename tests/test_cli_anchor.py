@@ -99,3 +99,84 @@ def test_a_trail_shorter_than_its_anchor_fails(app, runner):
     _record(app)
     result = runner.invoke(audit, ["check-head", "7", "0" * 64])
     assert result.exit_code == 1 and "shorter than when it was anchored" in result.output
+
+
+# ----------------------------------------------------- `audit anchor LOG`, on a schedule
+
+
+def _delete_events_after(app, event_id: int) -> None:
+    """What restoring an older backup does to the trail: the later events are gone."""
+    with app.app_context():
+        db.session.execute(text("DELETE FROM audit_event WHERE id > :i"), {"i": event_id})
+        last = db.session.get(AuditEvent, event_id)
+        db.session.execute(
+            text("UPDATE audit_head SET last_id = :i, last_hash = :h"),
+            {"i": event_id, "h": last.hash},
+        )
+        db.session.commit()
+
+
+def test_anchor_appends_one_json_head_per_run_to_the_log(app, runner, tmp_path):
+    log = tmp_path / "anchors.log"
+    _record(app, 2)
+    assert runner.invoke(audit, ["anchor", str(log)]).exit_code == 0
+    _record(app, 1)
+    assert runner.invoke(audit, ["anchor", str(log)]).exit_code == 0
+    heads = [json.loads(line) for line in log.read_text().splitlines()]
+    with app.app_context():
+        assert [(h["id"], h["hash"]) for h in heads] == [
+            (2, db.session.get(AuditEvent, 2).hash),
+            (3, db.session.get(AuditEvent, 3).hash),
+        ]
+    assert all(h["at"] and h["anchored_at"] for h in heads)
+
+
+def test_the_next_scheduled_anchor_catches_a_trail_that_went_back_in_time(app, runner, tmp_path):
+    # Given heads anchored at 2 and then at 4 events
+    log = tmp_path / "anchors.log"
+    _record(app, 2)
+    runner.invoke(audit, ["anchor", str(log)])
+    _record(app, 2)
+    runner.invoke(audit, ["anchor", str(log)])
+    # When the database is restored from a backup taken at 2 events
+    _delete_events_after(app, 2)
+    with app.app_context():
+        assert verify_chain().ok  # the shorter chain is intact on its own
+    # Then the next anchor run fails and appends nothing, and check-head --from says why
+    result = runner.invoke(audit, ["anchor", str(log)])
+    assert result.exit_code == 1 and "shorter than when it was anchored" in result.output
+    assert len(log.read_text().splitlines()) == 2
+    result = runner.invoke(audit, ["check-head", "--from", str(log)])
+    assert result.exit_code == 1 and "event 4 is not in the trail (2 events)" in result.output
+
+
+def test_the_next_scheduled_anchor_catches_a_rewritten_history(app, runner, tmp_path):
+    log = tmp_path / "anchors.log"
+    _record(app)
+    runner.invoke(audit, ["anchor", str(log)])
+    _rewrite_history(app)
+    result = runner.invoke(audit, ["anchor", str(log)])
+    assert result.exit_code == 1 and "rewritten" in result.output
+
+
+def test_check_head_from_a_log_holds_while_the_trail_only_grows(app, runner, tmp_path):
+    log = tmp_path / "anchors.log"
+    _record(app)
+    runner.invoke(audit, ["anchor", str(log)])
+    _record(app, 3)
+    result = runner.invoke(audit, ["check-head", "--from", str(log)])
+    assert result.exit_code == 0 and "Anchor holds: event 3" in result.output
+
+
+def test_an_anchor_log_whose_last_line_is_not_a_head_is_refused(app, runner, tmp_path):
+    log = tmp_path / "anchors.log"
+    log.write_text("not json\n")
+    _record(app)
+    result = runner.invoke(audit, ["anchor", str(log)])
+    assert result.exit_code == 1 and "not a head" in result.output
+    assert log.read_text() == "not json\n"
+
+
+def test_check_head_needs_an_id_and_hash_or_a_log(runner):
+    result = runner.invoke(audit, ["check-head"])
+    assert result.exit_code == 2 and "--from LOG" in result.output

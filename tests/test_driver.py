@@ -150,3 +150,22 @@ def test_the_bearer_statement_selects_the_snapshot_fields_in_their_order():
     selected = auth._BEARER_CLINICIAN.sql.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
     names = [column.strip().removeprefix("c.") for column in selected.split(",")]
     assert names == [field.name for field in dataclasses.fields(auth.BearerClinician)]
+
+
+def test_a_read_on_postgresql_runs_in_autocommit_and_hands_back_a_transactional_connection(
+    app_context,
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's driver reads in autocommit by itself")
+    from psycopg.pq import TransactionStatus
+
+    # Given a read on a pooled connection
+    with driver.transaction(db.engine, write=False) as conn:
+        raw = conn.connection.dbapi_connection
+        driver.DriverStatement("SELECT 1").rows(conn)
+        # Then no transaction was begun for it (no BEGIN or COMMIT round trip)
+        assert raw.autocommit and raw.info.transaction_status == TransactionStatus.IDLE
+    # And the connection goes back to the pool as sessions expect it
+    assert raw.autocommit is False
+    with driver.transaction(db.engine, write=True) as conn:
+        assert conn.connection.dbapi_connection.autocommit is False

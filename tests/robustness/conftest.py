@@ -49,3 +49,28 @@ def served_instance(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("served") / "instance"
     return served.make_instance(home, TAGSERVICE_RATELIMIT_ENABLED="false")
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL cluster of this module's own (tests/robustness/services.py)."""
+    from tests.robustness import services
+
+    cluster = services.start_postgres()
+    try:
+        yield cluster
+    finally:
+        services.remove_postgres(cluster)
+
+
+@pytest.fixture
+def redis_server():
+    """A redis-server of this test's own on a free port, stopped (by PID) afterwards."""
+    from tests.robustness import served, services
+
+    server = services.RedisServer(served.free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

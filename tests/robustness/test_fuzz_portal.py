@@ -147,16 +147,16 @@ def test_any_json_import_never_gets_a_500(portal, document):
 def test_hostile_imports_are_refused_quickly_with_bounded_memory(portal, content):
     _app, client, token = portal
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall time: other load on the machine is not ours
     try:
         response = upload(client, token, content)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert_not_500(response, f"import of {len(content)} hostile bytes")
     assert peak < 64 * MB, f"{peak / MB:.0f} MB for {content[:80]!r}"
-    assert elapsed < 5, f"{elapsed:.1f} s for {content[:80]!r}"
+    assert elapsed < 5, f"{elapsed:.1f} s CPU (traced) for {content[:80]!r}"
 
 
 @settings(max_examples=60, **FUZZ)

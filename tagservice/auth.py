@@ -1,10 +1,11 @@
 """Clinician sign-in: password + TOTP on one page, shift-long sessions, API tokens.
 
 A paramedic scans a tag, lands here, signs in once and stays signed in on that
-phone for a shift (settings.session_hours). Every session remembers the
-account's `session_epoch`; "sign out everywhere" bumps it, which ends every
-other device's session and revokes API tokens. The JSON API never reads the
-session cookie: it takes only `Authorization: Bearer`, so it needs no CSRF token.
+phone for a shift (settings.session_hours). Each session is also a row on the
+server (tagservice.sessions): signing out deletes it, so a copy of the cookie
+opens nothing afterwards; "sign out everywhere" deletes the others and revokes
+API tokens. The JSON API never reads the session cookie: it takes only
+`Authorization: Bearer`, so it needs no CSRF token.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from flask import (
     url_for,
 )
 
-from . import clinicians
+from . import clinicians, passkey_store, sessions
 from .audit import EventKind
-from .clinicians import LockedOut, SignInError
+from .clinicians import DEMO_EMAIL, SignInError, Throttled
 from .db import begin_write, db, reading
 from .driver import DriverStatement
 from .models import ApiToken, Clinician, ClinicianStatus
@@ -75,8 +76,13 @@ def _settings():
 
 
 def start_session(clinician: Clinician) -> None:
-    """Rotate the session at sign-in: nothing from before survives, the CSRF token included."""
+    """Rotate the session at sign-in: nothing from before survives, the CSRF token included.
+
+    The new session is recorded on the server, where signing out ends it.
+    """
+    sid = sessions.open_session(clinician, hours=_settings().session_hours)
     session.clear()
+    session[sessions.SID] = sid
     session["clinician_id"] = clinician.id
     session["epoch"] = clinician.session_epoch
     session["signed_in_at"] = int(time.time())
@@ -85,18 +91,21 @@ def start_session(clinician: Clinician) -> None:
 
 @bp.before_app_request
 def load_signed_in_clinician() -> None:
-    """Set g.clinician; end a session that is too old, from an old epoch, or suspended."""
+    """Set g.clinician; end a session signed out on the server, too old, from an old
+    epoch, or suspended. One indexed read: the account joined to its session row."""
     g.clinician = None
     clinician_id = session.get("clinician_id")
     if clinician_id is None or request.endpoint == "static":
         return
-    clinician = db.session.get(Clinician, clinician_id)
+    clinician = sessions.signed_in(Clinician, sessions.current_sid())
     age = time.time() - session.get("signed_in_at", 0)
     if (
         clinician is None
+        or clinician.id != clinician_id
         or clinician.status != "active"
         or session.get("epoch") != clinician.session_epoch
         or not -60 <= age <= _settings().session_hours * 3600
+        or clinicians.demo_refused(clinician)
     ):
         session.clear()
         return
@@ -142,9 +151,16 @@ def bearer_clinician() -> BearerClinician | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 128:
         return None
+    # In production the demo account's tokens open nothing (its password is public).
+    refused_email = DEMO_EMAIL if _settings().production else ""
     with reading() as conn:
         rows = _BEARER_CLINICIAN.rows(
-            conn, token_hash(token), False, clinicians.utcnow(), ClinicianStatus.ACTIVE.value
+            conn,
+            token_hash(token),
+            False,
+            clinicians.utcnow(),
+            ClinicianStatus.ACTIVE.value,
+            refused_email,
         )
     return BearerClinician(*rows[0]) if rows else None
 
@@ -174,12 +190,14 @@ _BEARER_CLINICIAN = DriverStatement(
     "SELECT c.id, c.role, c.register, c.registration_number, c.organisation,"
     " c.registration_expires, c.status"
     " FROM api_token t JOIN clinician c ON c.id = t.clinician_id"
-    " WHERE t.token_hash = ? AND t.revoked = ? AND t.expires_at > ? AND c.status = ?",
+    " WHERE t.token_hash = ? AND t.revoked = ? AND t.expires_at > ? AND c.status = ?"
+    " AND c.email <> ?",
     binds=(
         ApiToken.__table__.c.token_hash,
         ApiToken.__table__.c.revoked,
         ApiToken.__table__.c.expires_at,
         Clinician.__table__.c.status,
+        Clinician.__table__.c.email,
     ),
     returns=_BEARER_COLUMNS,
 )
@@ -237,18 +255,24 @@ def signin():
         if not errors:
             try:
                 clinician = clinicians.authenticate(form["email"], password, code, client_label())
+            except Throttled as e:
+                errors["form"], status = e.message, 429
             except SignInError as e:
-                errors["form"] = e.message
+                errors["form"], status = e.message, 401
             else:
                 start_session(clinician)
                 return redirect(next_url or default_landing())
-        status = 401 if "form" in errors else 400
+        else:
+            status = 400
     return render_template("auth/signin.html", form=form, errors=errors, next_url=next_url), status
 
 
 @bp.post("/signout")
 def signout():
+    """End this session on the server too: a copy of the cookie opens nothing afterwards."""
     if g.clinician is not None:
+        begin_write()
+        sessions.forget(sessions.current_sid())
         clinicians.audit_account(
             EventKind.CLINICIAN_SIGNED_OUT, g.clinician, actor=g.clinician, client=client_label()
         )
@@ -260,7 +284,9 @@ def signout():
 @clinician_required
 def signout_everywhere():
     """End the sessions on every other device and revoke API tokens; keep this one."""
-    session["epoch"] = clinicians.sign_out_everywhere(g.clinician, client=client_label())
+    session["epoch"] = clinicians.sign_out_everywhere(
+        g.clinician, client=client_label(), keep=sessions.current_sid()
+    )
     flash("You are signed out on every other device.")
     return redirect(url_for("auth.account"))
 
@@ -268,13 +294,16 @@ def signout_everywhere():
 @bp.get("/account")
 @clinician_required
 def account():
+    """Who they are, their passkeys (with a remove button) and when passkeys came and went."""
     clinician = g.clinician
     today = clinicians.utcnow().date()
     return render_template(
         "auth/account.html",
         clinician=clinician,
         can_unlock=clinician.can_unlock(today),
-        passkey_count=len(clinician.passkeys),
+        passkeys=passkey_store.of(clinician),
+        passkey_history=passkey_store.history(clinician),
+        passkey_label=passkey_store.short_label,
     )
 
 
@@ -291,9 +320,8 @@ def api_session():
         clinician = clinicians.authenticate(
             plain_email(data["email"]), data["password"], data["totp"], client_label()
         )
-    except LockedOut as e:
-        retry = max(1, int(e.until.timestamp() - time.time()))
-        return _api_error(429, "locked_out", e.message, **{"Retry-After": str(retry)})
+    except Throttled as e:
+        return _api_error(429, "throttled", e.message, **{"Retry-After": str(e.retry_after)})
     except SignInError as e:
         return _api_error(401, "unauthorized", e.message)
     token, expires = issue_api_token(clinician)
@@ -301,7 +329,8 @@ def api_session():
 
 
 def init_app(app: Flask) -> None:
-    from . import passkeys
+    from . import account_security, passkeys
 
     app.register_blueprint(bp)
     app.register_blueprint(passkeys.bp)
+    account_security.init_app(app)

@@ -1,25 +1,31 @@
-"""Clinician accounts: registration numbers, suspension, sign-in and lockout.
+"""Clinician accounts: registration numbers, suspension and sign-in.
 
 No views here. The web sign-in, the API and the CLI all call these functions,
-so the rules (what a valid HCPC number looks like, when an account locks, that
-a TOTP code is accepted once) live in one place and are tested without HTTP.
+so the rules (what a valid HCPC number looks like, when a client must wait
+(tagservice.throttle), that a TOTP code is accepted once) live in one place and
+are tested without HTTP.
 Every change to an account is written to the audit trail.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pyotp
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from . import credentials
+from . import credentials, passkey_store, sessions, throttle
+from .account_events import audit_account
 from .audit import EventKind, record_event
 from .db import begin_write, db
-from .models import ApiToken, Clinician
+from .models import ApiToken, Clinician, Passkey
+from .throttle import SignInError, Throttled
+
+# re-exported: the callers' one import for sign-in and account events
+__all__ = ["SignInError", "Throttled", "audit_account"]
+REALM = "clinician"
 
 ROLES = ("paramedic", "doctor", "nurse", "admin")
 # Which register each clinical role must be on; an admin may hold any.
@@ -34,9 +40,6 @@ REGISTERS = {
 }
 
 MIN_PASSWORD_LENGTH = 12
-FAILURES_BEFORE_LOCK = 5
-FIRST_LOCK = timedelta(minutes=1)
-LONGEST_LOCK = timedelta(hours=1)
 
 # The demo account exists only outside production. Its password is public by
 # design (printed by `make run` and in the README); never reuse it elsewhere.
@@ -50,35 +53,11 @@ class ClinicianError(ValueError):
     """A caller mistake (bad registration number, unknown email); the message is for people."""
 
 
-class SignInError(Exception):
-    """Sign-in refused. The message never says which of email, password or code was wrong."""
-
-    def __init__(self, message: str = "Email, password or code not recognised.") -> None:
-        super().__init__(message)
-        self.message = message
-
-
 class AccountSuspended(SignInError):
     """Correct credentials for a suspended account; said only after all three checked out."""
 
     def __init__(self) -> None:
         super().__init__("This account is suspended. Contact your administrator.")
-
-
-class LockedOut(SignInError):
-    """Too many consecutive failures; the account refuses every attempt until `until`."""
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__(f"Too many failed attempts. Try again after {until:%H:%M} UTC.")
-        self.until = until
-
-
-@dataclass(frozen=True)
-class DemoCredentials:
-    email: str
-    password: str
-    otpauth_uri: str
-    created: bool
 
 
 def utcnow() -> datetime:
@@ -144,20 +123,6 @@ def get_clinician(email: str) -> Clinician:
     return clinician
 
 
-def audit_account(kind, subject: Clinician, *, actor=None, outcome="success", **details):
-    """Record a change to `subject`'s account, made by themselves (actor=subject),
-    an admin clinician, or the command line (actor None)."""
-    actor_type = "clinician" if actor is subject else ("admin" if actor else "cli")
-    record_event(
-        kind,
-        outcome=outcome,
-        actor=actor,
-        actor_type=actor_type,
-        clinician_id=subject.id,
-        **details,
-    )
-
-
 def _own_event(kind, clinician: Clinician, client: str | None, outcome="success", **details):
     """An event about a clinician's own sign-in or session."""
     audit_account(kind, clinician, actor=clinician, client=client, outcome=outcome, **details)
@@ -211,9 +176,13 @@ def add_clinician(
     return clinician, generated, credentials.otpauth_uri(clinician)
 
 
-def _end_sessions(clinician: Clinician) -> None:
-    """Every session carries the epoch it began in: bumping it ends them all."""
+def _end_sessions(clinician: Clinician, *, keep: str | None = None) -> None:
+    """End every browser session (but `keep`) and revoke every API token.
+
+    The server-side session rows go; the epoch every session cookie carries moves too.
+    """
     clinician.session_epoch = (clinician.session_epoch or 0) + 1
+    sessions.end_all(clinician, keep=keep)
     db.session.execute(
         update(ApiToken)
         .where(ApiToken.clinician_id == clinician.id, ApiToken.revoked.is_(False))
@@ -226,11 +195,22 @@ def _change(email: str) -> Clinician:
     return locked_row(get_clinician(email))
 
 
-def suspend(email: str, *, actor: Clinician | None = None, client: str | None = "cli") -> Clinician:
-    """Stop an account at once: it cannot sign in, and its sessions and tokens end."""
+def suspend(
+    email: str,
+    *,
+    remove_passkeys: bool = False,
+    actor: Clinician | None = None,
+    client: str | None = "cli",
+) -> Clinician:
+    """Stop an account at once: it cannot sign in, and its sessions and tokens end.
+
+    Its passkeys stay (reinstating gives them back) unless `remove_passkeys`.
+    """
     clinician = _change(email)
     clinician.status = "suspended"
     _end_sessions(clinician)
+    if remove_passkeys:
+        passkey_store.remove(clinician, clinician.passkeys, actor=actor, client=client)
     audit_account(EventKind.CLINICIAN_SUSPENDED, clinician, actor=actor, client=client)
     return clinician
 
@@ -240,26 +220,48 @@ def reinstate(
 ) -> Clinician:
     clinician = _change(email)
     clinician.status = "active"
-    clinician.failed_signins = 0
-    clinician.locked_until = None
     audit_account(EventKind.CLINICIAN_REINSTATED, clinician, actor=actor, client=client)
     return clinician
 
 
-def reset_totp(email: str, *, actor: Clinician | None = None, client: str | None = "cli") -> str:
-    """New TOTP secret (a lost phone); ends every session too. Returns the otpauth URI."""
+def reset_totp(
+    email: str,
+    *,
+    remove_passkeys: bool = False,
+    actor: Clinician | None = None,
+    client: str | None = "cli",
+) -> str:
+    """New TOTP secret (a lost phone); ends every session too. Returns the otpauth URI.
+
+    A passkey on the lost phone still signs in unless `remove_passkeys` (or
+    `tagservice clinician passkeys remove`): the admin is told how many remain.
+    """
     clinician = _change(email)
     credentials.set_totp_secret(clinician, pyotp.random_base32())
     _end_sessions(clinician)
+    if remove_passkeys:
+        passkey_store.remove(clinician, clinician.passkeys, actor=actor, client=client)
     audit_account(EventKind.CLINICIAN_TOTP_RESET, clinician, actor=actor, client=client)
     return credentials.otpauth_uri(clinician)
 
 
-def sign_out_everywhere(clinician: Clinician, *, client: str | None = None) -> int:
-    """End every session and revoke every API token. Returns the new session epoch."""
+def passkey_count(email: str) -> int:
+    clinician = get_clinician(email)
+    return db.session.scalar(
+        select(func.count()).select_from(Passkey).where(Passkey.clinician_id == clinician.id)
+    )
+
+
+def sign_out_everywhere(
+    clinician: Clinician, *, client: str | None = None, keep: str | None = None
+) -> int:
+    """End every other session (all but `keep`) and revoke every API token.
+
+    Returns the new session epoch, for the session that stays.
+    """
     begin_write()
     clinician = locked_row(clinician)
-    _end_sessions(clinician)
+    _end_sessions(clinician, keep=keep)
     _own_event(EventKind.CLINICIAN_SIGNED_OUT_EVERYWHERE, clinician, client)
     return clinician.session_epoch
 
@@ -277,52 +279,86 @@ def locked_row(clinician: Clinician) -> Clinician:
     ).scalar_one()
 
 
-def lock_duration(failures: int) -> timedelta | None:
-    """No lock before the 5th failure in a row; then 1 minute, doubling up to an hour."""
-    if failures < FAILURES_BEFORE_LOCK:
-        return None
-    return min(FIRST_LOCK * 2 ** (failures - FAILURES_BEFORE_LOCK), LONGEST_LOCK)
+def _refuse(
+    clinician: Clinician, email: str, why: str, now: datetime, client: str | None
+) -> SignInError:
+    """Count a failure towards throttling and audit it (under the write lock), and commit."""
+    throttle.record_failure(REALM, email, client, now)
+    _own_event(EventKind.CLINICIAN_SIGNIN_FAILED, clinician, client, "failed", why=why)
+    return SignInError()
 
 
-def check_notlocked_row(clinician: Clinician, now: datetime, client: str | None) -> None:
-    if clinician.locked_until is not None and now < clinician.locked_until:
-        _own_event(EventKind.CLINICIAN_SIGNIN_FAILED, clinician, client, "denied", why="locked")
-        raise LockedOut(clinician.locked_until)
-
-
-def _refuse(clinician: Clinician, why: str, now: datetime, client: str | None) -> SignInError:
-    """Count a failure (under the write lock), lock the account if it is one too many."""
-    clinician.failed_signins = (clinician.failed_signins or 0) + 1
-    duration = lock_duration(clinician.failed_signins)
-    if duration is not None:
-        clinician.locked_until = now + duration
-    locks = duration is not None
-    _own_event(
-        EventKind.CLINICIAN_SIGNIN_FAILED, clinician, client, "failed", why=why, commit=not locks
+def _refuse_unknown(email: str, why: str, now: datetime, client: str | None) -> SignInError:
+    """No such account: counted and audited like a wrong password, without the typed email."""
+    begin_write()
+    throttle.record_failure(REALM, email, client, now)
+    record_event(
+        EventKind.CLINICIAN_SIGNIN_FAILED,
+        outcome="failed",
+        actor_type="clinician",
+        client=client,
+        why=why,
     )
-    if duration is None:
-        return SignInError()
-    minutes = int(duration.total_seconds() // 60)
-    _own_event(EventKind.CLINICIAN_LOCKED_OUT, clinician, client, "denied", minutes=minutes)
-    return LockedOut(clinician.locked_until)
+    return SignInError()
+
+
+def check_not_throttled(email: str, client: str | None, now: datetime) -> None:
+    """Refuse (and audit) an attempt from a client that has failed too often; check nothing."""
+    try:
+        throttle.check(REALM, email, client, now)
+    except Throttled as e:
+        record_event(
+            EventKind.CLINICIAN_LOCKED_OUT,
+            outcome="denied",
+            actor=find_clinician(email),
+            actor_type="clinician",
+            client=client,
+            scope=e.scope,
+            retry_after=e.retry_after,
+        )
+        raise
+
+
+def demo_refused(clinician: Clinician) -> bool:
+    """In production the demo account (its password is public) opens nothing."""
+    return clinician.email == DEMO_EMAIL and current_app.config["TAGSERVICE"].production
 
 
 def complete_sign_in(
     clinician: Clinician, now: datetime, client: str | None, method: str
 ) -> Clinician:
-    """Credentials proven (call inside begin_write): refuse if suspended, else reset failures."""
+    """Credentials proven (call inside begin_write): refuse if suspended, else record it."""
     if clinician.status != "active":
         why = "suspended"
         _own_event(
             EventKind.CLINICIAN_SIGNIN_FAILED, clinician, client, "denied", why=why, method=method
         )
         raise AccountSuspended()
-    clinician.failed_signins = 0
-    clinician.locked_until = None
     can_unlock = clinician.can_unlock(now.date())
     _own_event(
         EventKind.CLINICIAN_SIGNED_IN, clinician, client, method=method, can_unlock=can_unlock
     )
+    return clinician
+
+
+def _check_factors(
+    clinician: Clinician, email: str, password: str, totp: str, client: str | None, now: datetime
+) -> Clinician:
+    """Password and TOTP code, both, under the write lock; a failure is counted and audited.
+
+    The slow hash runs before the write lock is taken; the code is re-checked under it.
+    A wrong password and a wrong code (of any shape) take the same path and answer.
+    """
+    password_ok = credentials.verify_password(clinician, password or "")
+    counter = credentials.match_totp(clinician, totp, now) if password_ok else None
+    begin_write()
+    clinician = locked_row(clinician)
+    if not password_ok:
+        raise _refuse(clinician, email, "bad_password", now, client)
+    if counter is None or not credentials.unused_counter(clinician, counter):
+        raise _refuse(clinician, email, "bad_code", now, client)
+    clinician.totp_last_counter = counter
+    throttle.forget_failures(REALM, email, client)
     return clinician
 
 
@@ -331,49 +367,29 @@ def authenticate(
 ) -> Clinician:
     """Email + password + TOTP code, all three, or a SignInError that does not say which."""
     now = now or utcnow()
-    clinician = find_clinician(email)
-    if clinician is None:
+    email = normalise_email(email)
+    check_not_throttled(email, client, now)
+    clinician = find_clinician(email) if email else None
+    if clinician is None or demo_refused(clinician):
         credentials.spend_equal_time(password or "")
         # The typed email is not recorded: people type passwords into the wrong field.
-        record_event(
-            EventKind.CLINICIAN_SIGNIN_FAILED,
-            outcome="failed",
-            actor_type="clinician",
-            client=client,
-            why="unknown_account",
-        )
-        raise SignInError()
-    check_notlocked_row(clinician, now, client)
-    # The slow hash runs before the write lock is taken; the code is re-checked under it.
-    password_ok = credentials.verify_password(clinician, password or "")
-    counter = credentials.match_totp(clinician, totp, now) if password_ok else None
-    begin_write()
-    clinician = locked_row(clinician)
-    check_notlocked_row(clinician, now, client)  # a parallel attempt may have locked it
-    if not password_ok:
-        raise _refuse(clinician, "bad_password", now, client)
-    if counter is None or not credentials.unused_counter(clinician, counter):
-        raise _refuse(clinician, "bad_code", now, client)
-    clinician.totp_last_counter = counter
+        why = "unknown_account" if clinician is None else "demo_account_in_production"
+        raise _refuse_unknown(email, why, now, client)
+    clinician = _check_factors(clinician, email, password, totp, client, now)
     return complete_sign_in(clinician, now, client, "password+totp")
 
 
-# -- demo -----------------------------------------------------------------------
+def reauthenticate(
+    clinician: Clinician, password: str, totp: str, client: str | None, sid: str, *, now=None
+) -> None:
+    """A signed-in clinician proves again who they are (before adding a passkey).
 
-
-def ensure_demo_clinician() -> DemoCredentials | None:
-    """Create the demo paramedic for `make run`; None in production or with demo off.
-
-    If the account exists already its TOTP secret is decrypted (it is stored
-    encrypted like every other) so the otpauth URI can be printed again; the
-    password is the documented demo-only constant.
+    Throttled and counted like a sign-in: a stolen session must not become a
+    password oracle.
     """
-    settings = current_app.config["TAGSERVICE"]
-    if settings.production or not settings.demo:
-        return None
-    clinician = find_clinician(DEMO_EMAIL)
-    if clinician is not None:
-        uri = credentials.otpauth_uri(clinician)
-        return DemoCredentials(DEMO_EMAIL, DEMO_PASSWORD, uri, created=False)
-    _, _, uri = add_clinician(*DEMO_ACCOUNT, password=DEMO_PASSWORD, client="demo")
-    return DemoCredentials(DEMO_EMAIL, DEMO_PASSWORD, uri, created=True)
+    now = now or utcnow()
+    email = clinician.email
+    check_not_throttled(email, client, now)
+    clinician = _check_factors(clinician, email, password, totp, client, now)
+    sessions.mark_proved(sid, now)
+    _own_event(EventKind.CLINICIAN_REAUTHENTICATED, clinician, client, method="password+totp")

@@ -9,6 +9,7 @@ and take the write lock before it reads anything (see `begin_write`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -93,10 +94,21 @@ def _is_plain_file(url: URL) -> bool:
     return database not in ("", ":memory:") and not database.startswith("file:")
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600, its folder 0700), whatever
+    the umask, before SQLite creates it; SQLite gives its -wal and -shm files the
+    database file's permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def init_app(app: Flask) -> None:
     url = engine_url(app.config["TAGSERVICE"].database_url)
     if url.get_backend_name() == "sqlite" and _is_plain_file(url):
-        Path(url.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _create_private_file(Path(url.database))
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     db.init_app(app)
     migrate.init_app(app, db)

@@ -1,18 +1,29 @@
 """The local demo: a demo clinician and a demo tag, so a newcomer can try the flow.
 
-Never runs in production (`TAGSERVICE_ENV=production`).
+Never runs in production (`TAGSERVICE_ENV=production`), where the demo account,
+if an instance still holds one, is refused (clinicians.demo_refused).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
 from flask import current_app
 
-from . import audit, crypto, keys, tags
+from . import audit, credentials, crypto, keys, tags
 from .audit import EventKind
+from .clinicians import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, add_clinician, find_clinician
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    email: str
+    password: str
+    otpauth_uri: str
+    created: bool
 
 
 def demo_summary() -> dict:
@@ -50,5 +61,23 @@ def ensure_demo_tag() -> str:
         demo=True,
     )
     url = crypto.tag_url(settings.base_url, tag)
-    path.write_text(url + "\n")
+    keys.write_private(path, url + "\n")
     return url
+
+
+def ensure_demo_clinician() -> DemoCredentials | None:
+    """Create the demo paramedic for `make run`; None in production or with demo off.
+
+    If the account exists already its TOTP secret is decrypted (it is stored
+    encrypted like every other) so the otpauth URI can be printed again; the
+    password is the documented demo-only constant.
+    """
+    settings = current_app.config["TAGSERVICE"]
+    if settings.production or not settings.demo:
+        return None
+    clinician = find_clinician(DEMO_EMAIL)
+    if clinician is not None:
+        uri = credentials.otpauth_uri(clinician)
+        return DemoCredentials(DEMO_EMAIL, DEMO_PASSWORD, uri, created=False)
+    _, _, uri = add_clinician(*DEMO_ACCOUNT, password=DEMO_PASSWORD, client="demo")
+    return DemoCredentials(DEMO_EMAIL, DEMO_PASSWORD, uri, created=True)

@@ -99,8 +99,6 @@ class Clinician(db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
-    failed_signins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -217,8 +215,6 @@ class Patient(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret_enc: Mapped[str | None] = mapped_column(String(255))
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
-    failed_signins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     draft_enc: Mapped[str | None] = mapped_column(Text)
     card_enc: Mapped[str | None] = mapped_column(Text)
@@ -232,6 +228,65 @@ class Patient(db.Model):
 
     def __repr__(self) -> str:  # no email: reprs end up in logs
         return f"<Patient {self.id}>"
+
+
+class WebSession(db.Model):
+    """A signed-in browser, server-side: signing out deletes the row, so a copied cookie
+    (which names the row by a random id) opens nothing afterwards.
+
+    Only the SHA-256 of the cookie's id is stored. `proved_at` is the last time the
+    person proved who they are (sign-in or re-authentication), for actions that need
+    a fresh proof, such as adding a passkey.
+    """
+
+    __tablename__ = "web_session"
+    __table_args__ = (
+        CheckConstraint("(clinician_id IS NULL) <> (patient_id IS NULL)", name="one_account"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    clinician_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinician.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    proved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebauthnChallenge(db.Model):
+    """A passkey ceremony's challenge, kept until it is used once or expires.
+
+    The browser's session names it too, but only this row makes it usable: a
+    verify request replayed with a copied cookie finds the row gone.
+    """
+
+    __tablename__ = "webauthn_challenge"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the challenge
+    purpose: Mapped[str] = mapped_column(String(16))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinician.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SigninFailure(db.Model):
+    """One failed sign-in, kept for the throttling window (tagservice.throttle).
+
+    `account_key` is a hash of the typed email and the realm, not an account id, so
+    an email with no account is throttled exactly like one that has an account.
+    """
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (
+        Index("ix_signin_failure_account", "account_key", "at"),
+        Index("ix_signin_failure_client", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class AuditEvent(db.Model):

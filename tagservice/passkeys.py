@@ -2,11 +2,14 @@
 
 A signed-in clinician registers a discoverable credential on their phone; from
 then on "Sign in with a passkey" needs no email, password or code, and with
-gloves on that matters. Each ceremony's challenge is kept server-side in the
-session and used once. The relying party id and origin come from
-settings.base_url, so a look-alike site gets assertions it cannot replay here.
+gloves on that matters. Adding one needs a fresh proof (password and code, or
+another passkey, within sessions.FRESH_PROOF), so a stolen session cannot plant
+a passkey of its own. Each ceremony's challenge is single-use on the server
+(webauthn_challenges.py) and sign counts follow the WebAuthn rule. The relying
+party id and origin come from settings.base_url, so a look-alike site gets
+assertions it cannot replay here.
 
-A password lockout does not block a passkey: the lockout stops guessing, and a
+Password throttling does not apply to a passkey: it slows guessing, and a
 passkey assertion cannot be guessed, so an attacker hammering the password form
 must not keep a paramedic out at the kerbside. Failed assertions are audited
 and rate-limited per address like password attempts.
@@ -16,11 +19,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
 from urllib.parse import urlsplit
 
 import webauthn
-from flask import Blueprint, current_app, g, jsonify, render_template, request, session
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
@@ -31,7 +33,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from . import clinicians
+from . import clinicians, passkey_store, sessions, webauthn_challenges
 from .audit import EventKind, record_event
 from .auth import (
     SIGNIN_LIMIT,
@@ -49,13 +51,12 @@ from .security import limiter
 
 bp = Blueprint("passkeys", __name__)
 
-CHALLENGE_SECONDS = 300
 ALGORITHMS = [
     COSEAlgorithmIdentifier.ECDSA_SHA_256,
     COSEAlgorithmIdentifier.EDDSA,
     COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
 ]
-REG_KEY, AUTH_KEY = "webauthn_register", "webauthn_signin"
+FRESH_PROOF_NEEDED = "Confirm it is you first: sign in again with your password and code."
 
 
 def relying_party() -> tuple[str, str]:
@@ -77,26 +78,20 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _remember_challenge(key: str, challenge: bytes) -> None:
-    session[key] = {"challenge": _b64url(challenge), "at": int(time.time())}
-
-
-def _take_challenge(key: str) -> bytes | None:
-    """The pending challenge, once: a second verify with the same options fails."""
-    pending = session.pop(key, None)
-    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > CHALLENGE_SECONDS:
-        return None
-    return _unb64url(pending["challenge"])
-
-
 def _options_response(options):
     body = webauthn.options_to_json(options)
     return current_app.response_class(body, mimetype="application/json")
 
 
+def proved_recently() -> bool:
+    return sessions.proved_recently(sessions.current_sid())
+
+
 @bp.get("/passkeys/new")
 @clinician_required
 def new():
+    if not proved_recently():
+        return redirect(url_for("account_security.confirm", next=url_for("passkeys.new")))
     return render_template("auth/passkey_new.html", passkey_count=len(g.clinician.passkeys))
 
 
@@ -104,6 +99,8 @@ def new():
 @clinician_required
 def register_options():
     clinician = g.clinician
+    if not proved_recently():
+        return _api_error(403, "reauthentication_required", FRESH_PROOF_NEEDED)
     rp_id, _ = relying_party()
     options = webauthn.generate_registration_options(
         rp_id=rp_id,
@@ -120,7 +117,7 @@ def register_options():
         ],
         supported_pub_key_algs=ALGORITHMS,
     )
-    _remember_challenge(REG_KEY, options.challenge)
+    webauthn_challenges.remember("register", options.challenge, clinician.id)
     return _options_response(options)
 
 
@@ -128,7 +125,9 @@ def register_options():
 @clinician_required
 def register_verify():
     clinician = g.clinician
-    challenge = _take_challenge(REG_KEY)
+    challenge = webauthn_challenges.take("register", clinician.id)
+    if not proved_recently():
+        return _api_error(403, "reauthentication_required", FRESH_PROOF_NEEDED)
     credential = request.get_json(silent=True)
     if challenge is None or not isinstance(credential, dict):
         return _api_error(400, "bad_request", "Start again: the passkey request has expired.")
@@ -170,6 +169,7 @@ def register_verify():
         actor=clinician,
         client=client_label(),
         passkey_id=passkey.id,
+        credential=passkey_store.short_label(passkey.credential_id),
     )
     return jsonify(ok=True, next=default_landing())
 
@@ -181,11 +181,11 @@ def signin_options():
     options = webauthn.generate_authentication_options(
         rp_id=rp_id, user_verification=UserVerificationRequirement.REQUIRED
     )
-    _remember_challenge(AUTH_KEY, options.challenge)
+    webauthn_challenges.remember("signin", options.challenge)
     return _options_response(options)
 
 
-def _refuse(why: str, clinician: Clinician | None = None):
+def _audit_failure(why: str, clinician: Clinician | None = None) -> None:
     record_event(
         EventKind.CLINICIAN_SIGNIN_FAILED,
         outcome="failed",
@@ -195,16 +195,20 @@ def _refuse(why: str, clinician: Clinician | None = None):
         method="passkey",
         why=why,
     )
+
+
+def _refuse(why: str, clinician: Clinician | None = None):
+    _audit_failure(why, clinician)
     return _api_error(401, "unauthorized", "This passkey was not accepted.")
 
 
-@bp.post("/signin/passkey/verify")
-@limiter.limit(SIGNIN_LIMIT)
-def signin_verify():
-    body = request.get_json(silent=True)
-    challenge = _take_challenge(AUTH_KEY)
+def verified_assertion(body, challenge: bytes | None):
+    """Check a signed assertion against `challenge`; return (passkey, None) with the
+    passkey's sign count moved on (inside a write transaction), or (None, response)."""
     if challenge is None or not isinstance(body, dict):
-        return _api_error(400, "bad_request", "Start again: the passkey request has expired.")
+        if challenge is None:  # expired, never issued, or used already: a replay is audited
+            _audit_failure("challenge_expired_or_used")
+        return None, _api_error(400, "bad_request", "Start again: the passkey request has expired.")
     credential = body.get("credential")
     response = credential.get("response") if isinstance(credential, dict) else None
     try:
@@ -212,14 +216,14 @@ def signin_verify():
     except (KeyError, TypeError, ValueError):
         raw_id = None
     if raw_id is None:
-        return _api_error(400, "bad_request", "That was not a passkey response.")
+        return None, _api_error(400, "bad_request", "That was not a passkey response.")
     passkey = db.session.scalar(select(Passkey).where(Passkey.credential_id == raw_id))
     if passkey is None:
-        return _refuse("unknown_credential")
+        return None, _refuse("unknown_credential")
     clinician = passkey.clinician
     handle = response.get("userHandle")
     if handle and handle != _b64url(user_handle(clinician)):
-        return _refuse("user_handle_mismatch", clinician)
+        return None, _refuse("user_handle_mismatch", clinician)
     rp_id, origin = relying_party()
     try:
         verified = webauthn.verify_authentication_response(
@@ -232,8 +236,7 @@ def signin_verify():
             require_user_verification=True,
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
-        return _refuse("bad_assertion", clinician)
-    now = clinicians.utcnow()
+        return None, _refuse("bad_assertion", clinician)
     begin_write()
     passkey = db.session.execute(
         select(Passkey)
@@ -241,11 +244,30 @@ def signin_verify():
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    if verified.new_sign_count and verified.new_sign_count <= passkey.sign_count:
-        db.session.rollback()  # the same assertion raced in twice
-        return _refuse("sign_count_replay", clinician)
-    passkey.sign_count = verified.new_sign_count
-    passkey.last_used_at = now
+    stored, new = passkey.sign_count, verified.new_sign_count
+    # WebAuthn L3 6.1.1: if either count is non-zero the new one must be greater. An
+    # authenticator that always says 0 is allowed; the single-use challenge stops replays.
+    if (stored or new) and new <= stored:
+        db.session.rollback()
+        return None, _refuse("sign_count_replay", clinician)
+    passkey.sign_count = new
+    passkey.last_used_at = clinicians.utcnow()
+    return passkey, None
+
+
+@bp.post("/signin/passkey/verify")
+@limiter.limit(SIGNIN_LIMIT)
+def signin_verify():
+    body = request.get_json(silent=True)
+    challenge = webauthn_challenges.take("signin")
+    passkey, refused = verified_assertion(body, challenge)
+    if refused is not None:
+        return refused
+    now = clinicians.utcnow()
+    clinician = passkey.clinician
+    if clinicians.demo_refused(clinician):
+        db.session.rollback()
+        return _refuse("demo_account_in_production", clinician)
     try:
         clinician = clinicians.complete_sign_in(
             clinicians.locked_row(clinician), now, client_label(), "passkey"

@@ -1,7 +1,7 @@
-"""Patient accounts: sign-up, sign-in with lockout, optional TOTP, and encrypted storage.
+"""Patient accounts: sign-up, throttled sign-in, optional TOTP, and encrypted storage.
 
-No views here (portal.py is the web side). The password and lockout rules are
-the clinicians' (credentials.py hashes, clinicians.lock_duration), but a
+No views here (portal.py is the web side). The password and throttling rules are
+the clinicians' (credentials.py, throttle.py, realm "patient"), but a
 patient's secrets are encrypted under labels of their own ("patient-...:<id>"),
 so a clinician's TOTP secret copied into a patient row, or one patient's draft
 copied into another's, does not decrypt. Health data (the draft summary, the
@@ -11,9 +11,7 @@ only encrypted; nothing here logs it.
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -21,12 +19,14 @@ import pyotp
 from flask import current_app
 from sqlalchemy import select
 
-from . import clinicians, credentials
+from . import clinicians, credentials, sessions, throttle
 from .audit import EventKind, record_event
-from .clinicians import LockedOut, SignInError
 from .db import begin_write, db, utcnow
 from .keys import decrypt_at_rest, encrypt_at_rest, load_kek
 from .models import Patient
+from .throttle import SignInError, Throttled
+
+REALM = "patient"
 
 MIN_PASSWORD_LENGTH = clinicians.MIN_PASSWORD_LENGTH
 BAD_CODE = "That code does not match. Type the 6 digits your app shows now."
@@ -40,6 +40,7 @@ _ACCOUNT_KINDS = {
     "locked_out": EventKind.PATIENT_LOCKED_OUT,
     "totp_changed": EventKind.PATIENT_TOTP_CHANGED,
     "signed_out_everywhere": EventKind.PATIENT_SIGNED_OUT_EVERYWHERE,
+    "signed_out": EventKind.PATIENT_SIGNED_OUT,
 }
 
 
@@ -77,8 +78,13 @@ def check_new_password(password: str, confirm: str) -> None:
         raise PatientError("confirm", "The two passwords are not the same.")
 
 
-def sign_up(email: str, password: str, confirm: str, client: str | None) -> Patient:
-    """Create an account. The email is not verified: it is only the name to sign in with."""
+def sign_up(email: str, password: str, confirm: str, client: str | None) -> Patient | None:
+    """Create an account, or do nothing if the email has one; the caller answers both alike.
+
+    The email is not verified: it is only the name to sign in with. Returns the new
+    patient, or None when the email was taken (audited, without the email), so that
+    sign-up never tells a stranger which emails have accounts.
+    """
     try:
         email = clinicians.validate_email(email)
     except clinicians.ClinicianError:
@@ -87,8 +93,8 @@ def sign_up(email: str, password: str, confirm: str, client: str | None) -> Pati
     password_hash = credentials.hash_password(password)  # slow: before the write lock
     begin_write()
     if find_patient(email) is not None:
-        db.session.rollback()
-        raise PatientError("email", "There is already an account with this email. Sign in.")
+        audit_account("signed_up", None, client, outcome="denied", why="email_in_use")
+        return None
     patient = Patient(email=email, password_hash=password_hash)
     db.session.add(patient)
     db.session.flush()
@@ -107,65 +113,77 @@ def locked_row(patient: Patient) -> Patient:
     ).scalar_one()
 
 
-def _refuse(patient: Patient, why: str, now: datetime, client: str | None) -> SignInError:
-    """Count a failure under the write lock; lock the account when it is one too many."""
-    patient.failed_signins = (patient.failed_signins or 0) + 1
-    duration = clinicians.lock_duration(patient.failed_signins)
-    if duration is not None:
-        patient.locked_until = now + duration
+def _refuse(
+    patient: Patient | None, email: str, why: str, now: datetime, client: str | None
+) -> SignInError:
+    """Count a failure towards throttling and audit it, in one write transaction."""
+    begin_write()
+    throttle.record_failure(REALM, email, client, now)
     audit_account("signin_failed", patient, client, outcome="failed", why=why, commit=False)
-    if duration is not None:
-        minutes = int(duration.total_seconds() // 60)
-        audit_account(
-            "locked_out", patient, client, outcome="denied", minutes=minutes, commit=False
-        )
     db.session.commit()
-    return SignInError() if duration is None else LockedOut(patient.locked_until)
+    return SignInError()
 
 
-def _check_not_locked(patient: Patient, now: datetime) -> None:
-    if patient.locked_until is not None and now < patient.locked_until:
-        raise LockedOut(patient.locked_until)
+def _check_not_throttled(email: str, client: str | None, now: datetime) -> None:
+    try:
+        throttle.check(REALM, email, client, now)
+    except Throttled as e:
+        audit_account(
+            "locked_out",
+            find_patient(email),
+            client,
+            outcome="denied",
+            scope=e.scope,
+            retry_after=e.retry_after,
+        )
+        raise
 
 
 def authenticate(
     email: str, password: str, code: str, client: str | None, *, now: datetime | None = None
 ) -> Patient:
     """Email + password (+ the TOTP code if the patient turned it on), or a SignInError
-    that does not say which was wrong."""
+    that does not say which was wrong (Throttled: this client must wait)."""
     now = now or utcnow()
-    patient = find_patient(email)
+    email = clinicians.normalise_email(email)
+    _check_not_throttled(email, client, now)
+    patient = find_patient(email) if email else None
     if patient is None:
         credentials.spend_equal_time(password or "")
-        audit_account("signin_failed", None, client, outcome="failed", why="unknown_account")
-        raise SignInError()
-    _check_not_locked(patient, now)
+        raise _refuse(None, email, "unknown_account", now, client)
     password_ok = credentials.verify_password(patient, password or "")
     counter = match_totp(patient, code, now) if password_ok and patient.totp_secret_enc else None
     begin_write()
     patient = locked_row(patient)
-    _check_not_locked(patient, now)  # a parallel attempt may have locked it
     if not password_ok:
-        raise _refuse(patient, "bad_password", now, client)
+        raise _refuse(patient, email, "bad_password", now, client)
     if patient.totp_secret_enc:
         if counter is None or not credentials.unused_counter(patient, counter):
-            raise _refuse(patient, "bad_code", now, client)
+            raise _refuse(patient, email, "bad_code", now, client)
         patient.totp_last_counter = counter
-    patient.failed_signins = 0
-    patient.locked_until = None
+    throttle.forget_failures(REALM, email, client)
     audit_account("signed_in", patient, client, commit=False)
     db.session.commit()
     return patient
 
 
-def sign_out_everywhere(patient: Patient, client: str | None) -> int:
-    """End every session of this account; returns the new epoch for the current one."""
+def sign_out_everywhere(patient: Patient, client: str | None, keep: str | None = None) -> int:
+    """End every other session of this account (all but `keep`); returns the new epoch."""
     begin_write()
     patient = locked_row(patient)
     patient.session_epoch = (patient.session_epoch or 0) + 1
+    sessions.end_all(patient, keep=keep)
     audit_account("signed_out_everywhere", patient, client, commit=False)
     db.session.commit()
     return patient.session_epoch
+
+
+def sign_out(patient: Patient, client: str | None, sid: str | None) -> None:
+    """End this session on the server (a copy of the cookie opens nothing afterwards)."""
+    begin_write()
+    sessions.forget(sid)
+    audit_account("signed_out", patient, client, commit=False)
+    db.session.commit()
 
 
 # -- TOTP (optional second factor) ---------------------------------------------
@@ -193,18 +211,7 @@ def open_pending_secret(patient: Patient, token: str) -> str:
 
 
 def _match(secret: str, code: str, now: datetime, last: int | None) -> int | None:
-    """The counter of a code for now or one step either side, never one used before."""
-    code = re.sub(r"\s", "", code or "")
-    if not re.fullmatch(r"[0-9]{6}", code):  # not \d: "１２３４５６" would reach compare_digest
-        return None
-    totp = pyotp.TOTP(secret, digits=6, interval=30)
-    current = totp.timecode(now)
-    matched = None
-    for counter in (current - 1, current, current + 1):
-        same = hmac.compare_digest(totp.generate_otp(counter), code)
-        if same and (last is None or counter > last):
-            matched = counter
-    return matched
+    return credentials.match_code(pyotp.TOTP(secret, digits=6, interval=30), code, now, last)
 
 
 def match_totp(patient: Patient, code: str, now: datetime) -> int | None:

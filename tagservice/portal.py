@@ -8,7 +8,11 @@ their summary (portal_summary.py) and makes, prints and cancels cards
 A patient session is separate from a clinician's: it lives under its own keys
 (`patient_id`, `patient_epoch`, `patient_signed_in_at`), signing in as either
 clears the session first, and nothing here sets `g.clinician`, so a patient
-can never reach /unlock or /desk.
+can never reach /unlock or /desk. Like a clinician's, it is a row on the server
+too (tagservice.sessions), so signing out ends every copy of the cookie.
+
+Sign-up answers the same whether or not the email already has an account (and
+never signs in): a stranger cannot use it to learn who has a card here.
 """
 
 from __future__ import annotations
@@ -31,24 +35,35 @@ from flask import (
     url_for,
 )
 
-from . import patient_tags, patients
+from . import patient_tags, patients, sessions
 from .auth import SIGNIN_LIMIT, client_label, safe_next
-from .clinicians import LockedOut, SignInError
-from .db import db
 from .keys import KeyStoreError
 from .models import Patient
 from .patients import PatientError
 from .security import limiter
+from .throttle import SignInError, Throttled
 
 bp = Blueprint("portal", __name__, url_prefix="/my")
 
 SIGNUP_LIMIT = "10 per hour"
 PENDING_TOTP = "patient_totp_pending"
+SIGNUP_EMAIL = "patient_signup_email"
+SIGNED_UP = (
+    "Thank you. If this email was new here, your account is ready: sign in with the "
+    "password you just chose. If you already had an account with this email, nothing "
+    "was changed: sign in with your existing password."
+)
 
 
 def start_session(patient: Patient) -> None:
-    """Rotate the session at sign-in: nothing from before survives (a clinician's neither)."""
+    """Rotate the session at sign-in: nothing from before survives (a clinician's neither).
+
+    The new session is recorded on the server, where signing out ends it.
+    """
+    hours = current_app.config["TAGSERVICE"].session_hours
+    sid = sessions.open_session(patient, hours=hours)
     session.clear()
+    session[sessions.SID] = sid
     session["patient_id"] = patient.id
     session["patient_epoch"] = patient.session_epoch
     session["patient_signed_in_at"] = int(time.time())
@@ -57,16 +72,18 @@ def start_session(patient: Patient) -> None:
 
 @bp.before_request
 def load_signed_in_patient() -> None:
-    """Set g.patient; end a session that is too old or from an old epoch."""
+    """Set g.patient; end a session signed out on the server, too old or from an old epoch.
+    One indexed read: the account joined to its session row."""
     g.patient = None
     patient_id = session.get("patient_id")
     if patient_id is None or "clinician_id" in session:
         return
-    patient = db.session.get(Patient, patient_id)
+    patient = sessions.signed_in(Patient, sessions.current_sid())
     age = time.time() - session.get("patient_signed_in_at", 0)
     hours = current_app.config["TAGSERVICE"].session_hours
     if (
         patient is None
+        or patient.id != patient_id
         or session.get("patient_epoch") != patient.session_epoch
         or not -60 <= age <= hours * 3600
     ):
@@ -116,7 +133,7 @@ def signup():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            patient = patients.sign_up(
+            patients.sign_up(
                 form["email"],
                 request.form.get("password", ""),
                 request.form.get("confirm", ""),
@@ -125,9 +142,10 @@ def signup():
         except PatientError as e:
             errors[e.field] = e.message
         else:
-            start_session(patient)
-            flash("Your account is ready. Start with your emergency summary.")
-            return redirect(url_for("portal.edit_summary"))
+            # The same answer for a new email and a taken one (see the module docstring).
+            session[SIGNUP_EMAIL] = form["email"][:254]
+            flash(SIGNED_UP)
+            return redirect(url_for("portal.signin", next=url_for("portal.edit_summary")))
     status = 400 if errors else 200
     return render_template("portal/signup.html", form=form, errors=errors), status
 
@@ -138,7 +156,7 @@ def signin():
     next_url = _portal_next(request.values.get("next"))
     if request.method == "GET" and g.patient is not None:
         return redirect(next_url or url_for("portal.home"))
-    form = {"email": request.form.get("email", "").strip()}
+    form = {"email": request.form.get("email", session.get(SIGNUP_EMAIL, "")).strip()}
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -151,7 +169,7 @@ def signin():
             code = re.sub(r"\s", "", request.form.get("code", ""))
             try:
                 patient = patients.authenticate(form["email"], password, code, client_label())
-            except LockedOut as e:
+            except Throttled as e:
                 errors["form"], status = e.message, 429
             except SignInError as e:
                 errors["form"], status = e.message, 401
@@ -166,6 +184,9 @@ def signin():
 
 @bp.post("/signout")
 def signout():
+    """End this session on the server too: a copy of the cookie opens nothing afterwards."""
+    if g.patient is not None:
+        patients.sign_out(g.patient, client_label(), sessions.current_sid())
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("portal.signin"))
@@ -180,7 +201,9 @@ def account():
 @bp.post("/account/everywhere")
 @patient_required
 def signout_everywhere():
-    session["patient_epoch"] = patients.sign_out_everywhere(g.patient, client_label())
+    session["patient_epoch"] = patients.sign_out_everywhere(
+        g.patient, client_label(), keep=sessions.current_sid()
+    )
     flash("You are signed out on every other device.")
     return redirect(url_for("portal.account"))
 

@@ -60,10 +60,41 @@ def sign_in(client, app, **overrides):
         clinician = Clinician(**fields)
         db.session.add(clinician)
         db.session.commit()
-        cid, epoch = clinician.id, clinician.session_epoch
-    with client.session_transaction() as s:
-        s.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
+        cid = clinician.id
+    plant_clinician_session(client, app, cid)
     return cid
+
+
+def plant_clinician_session(client, app, clinician_id: int) -> str:
+    """Give `client` a signed-in session of this clinician, recorded on the server as
+    /signin records it. Returns the session id."""
+    from tagservice import sessions
+    from tagservice.models import Clinician
+
+    with app.app_context():
+        clinician = db.session.get(Clinician, clinician_id)
+        hours = app.config["TAGSERVICE"].session_hours
+        sid = sessions.open_session(clinician, hours=hours)
+        epoch = clinician.session_epoch
+    with client.session_transaction() as s:
+        s.update(sid=sid, clinician_id=clinician_id, epoch=epoch, signed_in_at=int(time.time()))
+    return sid
+
+
+def plant_patient_session(client, app, patient_id: int) -> str:
+    """The same for a patient of the portal."""
+    from tagservice import sessions
+    from tagservice.models import Patient
+
+    with app.app_context():
+        patient = db.session.get(Patient, patient_id)
+        hours = app.config["TAGSERVICE"].session_hours
+        sid = sessions.open_session(patient, hours=hours)
+        epoch = patient.session_epoch
+    with client.session_transaction() as s:
+        s.update(sid=sid, patient_id=patient_id, patient_epoch=epoch)
+        s["patient_signed_in_at"] = int(time.time())
+    return sid
 
 
 def enable_clinician_sign_in(app, settings):

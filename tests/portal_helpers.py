@@ -52,11 +52,18 @@ def patient_fixture(portal):
     return signed_up(portal)
 
 
-def signup(client, email="pat@example.com", password=PASSWORD, confirm=None):
+def signup(client, email="pat@example.com", password=PASSWORD, confirm=None, then_sign_in=True):
+    """Post the sign-up form; then (as a new patient does) sign in with the same password.
+
+    Returns the sign-up response: it answers alike for a new and a taken email.
+    """
     page = client.get("/my/signup")
     data = {"csrf_token": csrf_from(page.text), "email": email, "password": password,
             "confirm": password if confirm is None else confirm}  # fmt: skip
-    return client.post("/my/signup", data=data)
+    response = client.post("/my/signup", data=data)
+    if then_sign_in and response.status_code == 302:
+        signin(client, email, password)
+    return response
 
 
 def signin(client, email="pat@example.com", password=PASSWORD, code=""):

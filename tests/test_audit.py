@@ -147,11 +147,11 @@ def test_record_event_commits_so_a_fresh_session_sees_it(app):
 def test_uncommitted_work_is_committed_before_the_event(make_clinician):
     # Given a change made without begin_write
     clinician = make_clinician()
-    clinician.failed_signins = 3
+    clinician.totp_last_counter = 3
     # When an event is recorded, the change is committed too
     record_event(EventKind.CLINICIAN_SIGNIN_FAILED, outcome="failed", actor=clinician)
     db.session.rollback()
-    assert clinician.failed_signins == 3
+    assert clinician.totp_last_counter == 3
 
 
 def test_an_event_can_join_the_callers_write_transaction(app_context):

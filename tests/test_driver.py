@@ -88,7 +88,7 @@ def test_the_bearer_query_matches_the_orm_rules(app_context, make_clinician):
     for name in tokens:
         with reading() as conn:
             found[name] = auth._BEARER_CLINICIAN.rows(
-                conn, auth.token_hash(name), False, datetime.now(UTC), "active"
+                conn, auth.token_hash(name), False, datetime.now(UTC), "active", ""
             )
     assert [row[0] for row in found["good"]] == [clinician.id]
     assert found["expired"] == [] and found["revoked"] == []
@@ -96,6 +96,12 @@ def test_the_bearer_query_matches_the_orm_rules(app_context, make_clinician):
     assert snapshot.registration == clinician.registration
     assert snapshot.can_unlock(date.today()) == clinician.can_unlock(date.today())
     assert isinstance(snapshot.registration_expires, date | None)
+    # the last bind is the one email refused (the demo account, in production)
+    with reading() as conn:
+        refused = auth._BEARER_CLINICIAN.rows(
+            conn, auth.token_hash("good"), False, datetime.now(UTC), "active", clinician.email
+        )
+    assert refused == []
 
 
 def test_driver_errors_arrive_as_sqlalchemy_errors_without_their_values(app_context):

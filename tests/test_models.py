@@ -57,7 +57,7 @@ def test_an_unknown_role_is_refused_by_the_database(make_clinician):
 
 def test_counters_start_at_zero(make_clinician):
     clinician = make_clinician()
-    assert (clinician.failed_signins, clinician.session_epoch) == (0, 0)
+    assert clinician.session_epoch == 0
     assert clinician.password_hash is None and clinician.totp_last_counter is None
 
 
@@ -69,10 +69,10 @@ def test_repr_shows_no_name_or_email(make_clinician):
 def test_times_come_back_timezone_aware_utc(make_clinician):
     # Given a time given in another zone
     plus_two = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
-    clinician = make_clinician(locked_until=plus_two)
+    clinician = make_clinician(created_at=plus_two)
     db.session.expire_all()
     # When it is read back, it is the same instant, in UTC, to the microsecond
-    stored = db.session.get(Clinician, clinician.id).locked_until
+    stored = db.session.get(Clinician, clinician.id).created_at
     assert stored == plus_two and stored.tzinfo == UTC
     assert stored.microsecond == 123456
     assert db.session.get(Clinician, clinician.id).created_at.tzinfo == UTC
@@ -80,7 +80,7 @@ def test_times_come_back_timezone_aware_utc(make_clinician):
 
 def test_a_naive_datetime_is_refused(make_clinician):
     with pytest.raises(StatementError, match="naive datetime"):
-        make_clinician(locked_until=datetime(2026, 3, 1, 12, 0))
+        make_clinician(created_at=datetime(2026, 3, 1, 12, 0))
     db.session.rollback()
 
 

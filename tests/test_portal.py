@@ -44,10 +44,18 @@ def test_the_sign_up_page_says_the_email_is_not_verified(portal):
     assert "We do not check your email address" in page
 
 
-def test_signing_up_signs_you_in_and_opens_the_editor(portal):
+def test_signing_up_sends_you_to_sign_in_and_then_to_the_editor(portal):
+    # (Was: signing up signed you in. Now sign-up answers alike for a taken email, so it
+    # cannot sign anyone in; the new patient signs in once with the password they chose.)
     client = portal.test_client()
-    response = signup(client)
-    assert response.status_code == 302 and response.location == "/my/summary"
+    response = signup(client, then_sign_in=False)
+    assert response.status_code == 302
+    assert response.location == "/my/signin?next=/my/summary"
+    page = client.get(response.location).text
+    assert "If this email was new here, your account is ready" in page
+    assert 'value="pat@example.com"' in page
+    after = signin(client)
+    assert after.status_code == 302
     assert "Your emergency summary" in client.get("/my/summary").text
 
 
@@ -59,10 +67,28 @@ def test_sign_up_problems_are_shown_next_to_their_fields(portal):
     assert re.search(r'id="password-error">Use at least 12 characters', response.text)
 
 
-def test_an_email_with_an_account_cannot_sign_up_again(portal):
+def same_page(a: str, b: str) -> bool:
+    """Equal but for the CSRF token and the typed email."""
+
+    def norm(t):
+        t = re.sub(r'(value|data-csrf)="[\w.-]{40,}"', "", t)
+        return re.sub(r'value="[^"@]+@example.com"', "", t, flags=re.I)
+
+    return norm(a) == norm(b)
+
+
+def test_signing_up_with_a_taken_email_answers_like_a_new_one_and_changes_nothing(portal):
+    # (Was: "There is already an account with this email", which told anyone who has a card.)
+    new, taken = portal.test_client(), portal.test_client()
+    first = signup(new, email="new@example.com", then_sign_in=False)
     signup(portal.test_client())
-    response = signup(portal.test_client(), email="PAT@example.com")
-    assert response.status_code == 400 and "already an account" in response.text
+    again = signup(
+        taken, email="PAT@example.com", password="another long password", then_sign_in=False
+    )
+    assert (again.status_code, again.location) == (first.status_code, first.location)
+    assert same_page(new.get(first.location).text, taken.get(again.location).text)
+    assert signin(portal.test_client(), password="another long password").status_code == 401
+    assert signin(portal.test_client()).status_code == 302
 
 
 def test_signing_in_starts_a_fresh_session_with_no_clinician_in_it(portal):

@@ -1,4 +1,4 @@
-"""`tagservice clinician add | list | suspend | reinstate | reset-totp`.
+"""`tagservice clinician add | list | suspend | reinstate | reset-totp | passkeys list|remove`.
 
 The admin's side of clinician accounts. A generated password and the TOTP
 enrolment URI are printed once, on the terminal that asked for them; the
@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .. import clinicians as accounts
+from .. import passkey_store
 from ..db import db
 from ..models import Clinician
 from . import CommandError
@@ -101,27 +102,93 @@ def _by_email(action, email: str):
         raise CommandError(str(e)) from None
 
 
+_REMOVE_PASSKEYS = click.option(
+    "--remove-passkeys", is_flag=True, help="also remove every passkey of EMAIL"
+)
+
+
+def _say_passkeys_left(email: str) -> None:
+    """A passkey outlives a suspension and a TOTP reset unless removed: say so."""
+    left = accounts.passkey_count(email)
+    if left:
+        click.echo(
+            f"{left} passkey{'s' if left != 1 else ''} still sign{'s' if left == 1 else ''}"
+            f" in as {accounts.normalise_email(email)}: remove with --remove-passkeys or"
+            " `tagservice clinician passkeys remove EMAIL --all`"
+        )
+    else:
+        click.echo("no passkeys remain")
+
+
 @clinician_group.command("suspend")
 @click.argument("email")
-def suspend(email):
+@_REMOVE_PASSKEYS
+def suspend(email, remove_passkeys):
     """Stop EMAIL signing in or unlocking; ends their sessions and API tokens."""
-    clinician = _by_email(accounts.suspend, email)
+    clinician = _by_email(lambda e: accounts.suspend(e, remove_passkeys=remove_passkeys), email)
     click.echo(f"suspended {clinician.email}; their sessions have ended")
+    _say_passkeys_left(email)
 
 
 @clinician_group.command("reinstate")
 @click.argument("email")
 def reinstate(email):
-    """Let a suspended EMAIL sign in again (also clears a lockout)."""
+    """Let a suspended EMAIL sign in again (their passkeys work again too)."""
     clinician = _by_email(accounts.reinstate, email)
     click.echo(f"reinstated {clinician.email}")
+    _say_passkeys_left(email)
 
 
 @clinician_group.command("reset-totp")
 @click.argument("email")
 @click.option("--qr", is_flag=True, help="also draw the TOTP enrolment as a QR code")
-def reset_totp(email, qr):
+@_REMOVE_PASSKEYS
+def reset_totp(email, qr, remove_passkeys):
     """New authenticator secret for EMAIL (lost phone); ends their sessions."""
-    uri = _by_email(accounts.reset_totp, email)
+    uri = _by_email(lambda e: accounts.reset_totp(e, remove_passkeys=remove_passkeys), email)
     click.echo(f"new TOTP secret for {accounts.normalise_email(email)}; old codes no longer work")
+    _say_passkeys_left(email)
     _show_totp(uri, qr)
+
+
+passkeys_group = _Group("passkeys", help="List and remove a clinician's passkeys.")
+clinician_group.add_command(passkeys_group)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+@passkeys_group.command("list")
+@click.argument("email")
+def list_passkeys(email):
+    """EMAIL's passkeys: credential id, when added, when last used."""
+    clinician = _by_email(accounts.get_clinician, email)
+    found = passkey_store.of(clinician)
+    if not found:
+        click.echo(f"{clinician.email} has no passkeys")
+    for p in found:
+        click.echo(
+            f"{passkey_store.credential_label(p.credential_id)}  added {_when(p.created_at)}"
+            f"  last used {_when(p.last_used_at)}  {p.transports or '-'}"
+        )
+
+
+@passkeys_group.command("remove")
+@click.argument("email")
+@click.argument("credential_id", required=False)
+@click.option("--all", "remove_all", is_flag=True, help="remove every passkey of EMAIL")
+def remove_passkeys(email, credential_id, remove_all):
+    """Remove one passkey of EMAIL (CREDENTIAL_ID, or its first 6+ characters) or --all."""
+    if bool(credential_id) == remove_all:
+        raise CommandError("name one CREDENTIAL_ID (from `passkeys list`) or give --all")
+    clinician = _by_email(accounts.get_clinician, email)
+    chosen = (
+        passkey_store.of(clinician) if remove_all else passkey_store.find(clinician, credential_id)
+    )
+    if not remove_all and len(chosen) != 1:
+        what = "matches more than one passkey" if chosen else "is not a passkey of"
+        raise CommandError(f"{credential_id!r} {what} {clinician.email}")
+    removed = passkey_store.remove(clinician, chosen, actor=None, client="cli", commit=True)
+    click.echo(f"removed {removed} passkey{'s' if removed != 1 else ''} of {clinician.email}")
+    _say_passkeys_left(email)

@@ -8,7 +8,7 @@ import click
 import segno
 from flask import current_app
 
-from .. import clinicians, demo
+from .. import demo
 from . import CommandError, main
 
 
@@ -30,7 +30,7 @@ def demo_command(qr: bool):
     settings = current_app.config["TAGSERVICE"]
     if settings.production:
         raise CommandError("no demo accounts in production (TAGSERVICE_ENV=production)")
-    creds = clinicians.ensure_demo_clinician()
+    creds = demo.ensure_demo_clinician()
     url = demo.ensure_demo_tag()
     click.echo("")
     click.echo("== tagservice demo ==============================================")

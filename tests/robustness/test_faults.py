@@ -23,7 +23,7 @@ from sqlalchemy import event
 
 from tagservice import clinicians, create_app, crypto
 from tagservice.db import db
-from tests.helpers import FAST_ARGON2, csrf_from, events, path_of
+from tests.helpers import FAST_ARGON2, csrf_from, events, path_of, plant_clinician_session
 from tests.robustness import served
 
 SECRETS = ("Jane", "Smith", "Penicillin", "Warfarin")
@@ -186,8 +186,7 @@ def test_a_read_only_database_refuses_the_unlock_with_503(app, settings, account
         client = reader.test_client()
         with app.app_context():
             cid = clinicians.find_clinician("para@example.nhs.uk").id
-        with client.session_transaction() as s:
-            s.update(clinician_id=cid, epoch=0, signed_in_at=int(time.time()))
+        plant_clinician_session(client, app, cid)  # signed in before it became read-only
         # (a scan is audited too, so even the reason page is refused)
         assert_refused_and_nothing_shown(client.get(path_of(account["url"])))
         page = client.get("/desk")  # a page that writes nothing, for a CSRF token
@@ -217,7 +216,8 @@ def test_a_postgresql_server_that_is_down_refuses_with_503(settings, tag_factory
         client = down.test_client()
         assert_refused_and_nothing_shown(client.get(path_of(url)))
         with client.session_transaction() as s:
-            s.update(clinician_id=1, epoch=0, signed_in_at=int(time.time()))
+            # a session id the database cannot be asked about while it is down
+            s.update(sid="s" * 43, clinician_id=1, epoch=0, signed_in_at=int(time.time()))
         assert_refused_and_nothing_shown(client.get(path_of(url)))
         assert_refused_and_nothing_shown(client.get("/desk"))
     finally:

@@ -25,7 +25,7 @@ from schemathesis import GenerationMode
 
 from tagservice import clinicians, create_app, openapi
 from tagservice.db import db, upgrade_database
-from tests.helpers import FAST_ARGON2, csrf_from, path_of
+from tests.helpers import FAST_ARGON2, csrf_from, path_of, plant_clinician_session
 
 SCHEMA = schemathesis.openapi.from_dict(openapi.document())
 CASES = st.one_of(
@@ -188,12 +188,8 @@ def check_scan_path(fuzz, segment, prefix, signed_in, raw) -> None:
     client = app.test_client()
     if signed_in:
         with app.app_context():
-            clinician = clinicians.find_clinician("paramedic@example.nhs.uk")
-            cid, epoch = clinician.id, clinician.session_epoch
-        with client.session_transaction() as session:
-            import time
-
-            session.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
+            cid = clinicians.find_clinician("paramedic@example.nhs.uk").id
+        plant_clinician_session(client, app, cid)
     path = prefix + (segment if raw else quote(segment, safe=""))
     response = client.get(path)
     counter.requests += 1
@@ -227,12 +223,8 @@ FORM = st.fixed_dictionaries(
 def signed_in_client(app, url):
     client = app.test_client()
     with app.app_context():
-        clinician = clinicians.find_clinician("paramedic@example.nhs.uk")
-        cid, epoch = clinician.id, clinician.session_epoch
-    with client.session_transaction() as session:
-        import time
-
-        session.update(clinician_id=cid, epoch=epoch, signed_in_at=int(time.time()))
+        cid = clinicians.find_clinician("paramedic@example.nhs.uk").id
+    plant_clinician_session(client, app, cid)
     page = client.get(path_of(url))
     return client, csrf_from(page.text)
 

@@ -222,9 +222,35 @@ def register_html_error(
     return handler
 
 
+#: A tag payload as it appears in /T/<payload> (base32, bounded), for the retry link.
+_PAYLOAD = re.compile(r"[A-Za-z2-7]{1,4096}")
+
+
+def retry_url() -> str:
+    """Where "Try again" goes: the same page, re-requested as a plain GET.
+
+    A GET is repeated as it was. A POST cannot be repeated by a link, so it goes
+    back to the page it came from: the tag's page after an unlock, the desk after
+    a desk scan, otherwise the same path if it can be fetched, else the start.
+    Always a same-site path (never "//host").
+    """
+    if request.method == "GET":
+        target = request.full_path.rstrip("?")
+    elif request.endpoint == "scan.unlock_summary":
+        tag = request.form.get("tag", "")
+        target = f"/T/{tag}" if _PAYLOAD.fullmatch(tag) else "/"
+    elif request.endpoint == "scan.desk_scan":
+        target = "/desk"
+    else:
+        adapter = request.url_rule and request.url_rule.methods or set()
+        target = request.path if "GET" in adapter else "/"
+    return "/" + target.lstrip("/")
+
+
 def init_app(app: Flask) -> None:
     from .audit import AuditWriteError
 
+    app.add_template_global(retry_url)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(sa_exc.DBAPIError, handle_database_error)
     app.register_error_handler(sa_exc.TimeoutError, handle_database_error)

@@ -305,3 +305,25 @@ def _paramedic(app):
         db.session.refresh(clinician)
         db.session.expunge(clinician)
     return clinician
+
+
+def test_the_unavailable_page_after_an_unlock_retries_the_tag_page(
+    client, app, tag_url, monkeypatch
+):
+    sign_in(client, app)
+    page = client.get(path_of(tag_url))
+    real = audit.record_event
+
+    def failing(kind, **kw):
+        if kind == audit.EventKind.TAG_UNLOCKED:
+            raise audit.AuditWriteError("disk full")
+        return real(kind, **kw)
+
+    monkeypatch.setattr(audit, "record_event", failing)
+    payload = path_of(tag_url)[3:]
+    response = client.post(
+        "/unlock", data={"csrf_token": csrf_from(page.text), "tag": payload, "reason": "999"}
+    )
+    assert response.status_code == 503
+    assert f'href="/T/{payload}"' in response.text
+    assert "Try again" in response.text

@@ -481,3 +481,16 @@ def test_buttons_and_fields_are_at_least_48px_tall():
         start = re.search(r"(?m)^" + re.escape(selector), css).start()
         rule = css[start:].split("}", 1)[0]
         assert "min-height:3rem" in rule, selector
+
+
+def test_the_unavailable_page_offers_to_retry_the_same_page(web_client):
+    html = web_client.get("/_test/db-down?from=desk").get_data(as_text=True)
+    assert 'href="/_test/db-down?from=desk"' in html
+    assert "Try again" in html and "treat as unknown" in html
+
+
+def test_the_retry_link_never_leaves_the_site(web):
+    from tagservice.errors import retry_url
+
+    with web.test_request_context(environ_overrides={"PATH_INFO": "//evil.example/x"}):
+        assert retry_url() == "/evil.example/x"

@@ -183,6 +183,8 @@ def _describe(event: AuditEvent, names: dict[str, str]) -> tuple[str, str | None
         return "A scan failed; nothing was shown", who
     if kind == EventKind.TAG_SCANNED:
         return "Scanned", who
+    if kind == EventKind.TAG_STATUS_LOOKED_UP:
+        return "Checked whether this card is valid (nothing was read)", who
     return _OWN_EVENTS.get(kind, kind), None
 
 

@@ -56,6 +56,7 @@ class EventKind(StrEnum):
     TAG_SUPERSEDED = "tag.superseded"
     TAG_REVOKED = "tag.revoked"
     TAG_EXPIRED = "tag.expired"
+    TAG_STATUS_LOOKED_UP = "tag.status_looked_up"  # a typed Tag ID at the desk: status only
     CLINICIAN_SIGNED_IN = "clinician.signed_in"
     CLINICIAN_SIGNIN_FAILED = "clinician.signin_failed"
     CLINICIAN_LOCKED_OUT = "clinician.locked_out"
@@ -424,7 +425,8 @@ _ACTIONS = {
     for action, kinds in {
         "C": "tag.issued clinician.added clinician.passkey_added clinician.token_created"
         " key.created",
-        "R": "tag.scanned tag.unlocked tag.unlock_denied tag.decoded_by_admin audit.exported",
+        "R": "tag.scanned tag.unlocked tag.unlock_denied tag.decoded_by_admin audit.exported"
+        " tag.status_looked_up",
         "U": "tag.superseded tag.revoked tag.expired clinician.updated clinician.suspended"
         " clinician.reinstated clinician.totp_reset clinician.password_changed key.rotated"
         " key.retired key.kek_changed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
 from . import audit, crypto, summary_view, unlock
+from . import desk as desk_field
 from .audit import AuditWriteError, EventKind
 from .auth import clinician_required
 from .security import limiter
@@ -70,8 +71,18 @@ def scan(payload: str):
     return _reason_page(scanned, payload)
 
 
+def _at_desk() -> bool:
+    """True when the unlock form came from the A&E desk (a hidden field, not trusted for access)."""
+    return request.form.get("at") == "desk"
+
+
 def _reason_page(
-    scanned: unlock.ScannedTag, payload: str, error: str | None = None, status: int = 200
+    scanned: unlock.ScannedTag,
+    payload: str,
+    error: str | None = None,
+    status: int = 200,
+    *,
+    at_desk: bool = False,
 ):
     return render_template(
         "scan/reason.html",
@@ -80,6 +91,9 @@ def _reason_page(
         status=scanned.status,
         reasons=unlock.REASONS,
         clinical=g.clinician.role in unlock.CLINICAL_ROLES,
+        # a nurse at the desk is at an A&E attendance, a paramedic at a 999 call
+        default_reason="ae" if at_desk else "999",
+        at_desk=at_desk,
         error=error,
     ), status
 
@@ -104,10 +118,13 @@ def unlock_summary():
     except unlock.UnlockRefused as refused:
         if refused.status == 400 or refused.error == "override_required":
             scanned = unlock.scan(payload, _client(), g.clinician)
-            return _reason_page(scanned, payload, refused.message, refused.status)
+            return _reason_page(
+                scanned, payload, refused.message, refused.status, at_desk=_at_desk()
+            )
         return _refusal(refused)
     return render_template(
         "scan/summary.html",
+        at_desk=_at_desk(),
         view=summary_view.build(result.summary),
         warnings=result.warnings,
         tag_id=result.scanned.tag_id,
@@ -127,16 +144,25 @@ def desk():
 @clinician_required
 @limiter.limit("120 per minute", key_func=_clinician_key)
 def desk_scan():
+    """A scan opens the tag; a typed Tag ID shows only the card's status (audited)."""
     text = request.form.get("tag", "").strip()
+    tag_id = desk_field.as_tag_id(text)
     try:
+        if tag_id:
+            status, name, advice = desk_field.look_up(tag_id, g.clinician, _client())
+            return render_template(
+                "scan/desk.html", looked_up=tag_id, status=status, name=name, advice=advice
+            )
         scanned = _scan_audited(text)
     except crypto.InvalidTag as e:
-        return render_template("scan/desk.html", error=str(e)), 400
+        # a damaged tag URL says why; anything else typed says what the field takes
+        message = str(e) if "/t/" in text.lower() else desk_field.NOT_A_SCAN
+        return render_template("scan/desk.html", error=message), 400
     except unlock.UnlockRefused as refused:
         return _refusal(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
-    return _reason_page(scanned, crypto.encode_payload(scanned.data))
+    return _reason_page(scanned, crypto.encode_payload(scanned.data), at_desk=True)
 
 
 def init_app(app: Flask) -> None:

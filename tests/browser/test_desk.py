@@ -37,15 +37,36 @@ def test_a_and_e_desk_takes_the_scan_guns_keystrokes_and_enter(page, server):
     # When the scan gun "types" the tag URL and Enter
     page.keyboard.type(tag)
     page.keyboard.press("Enter")
-    # Then the reason page opens for that tag; A&E attendance is chosen
+    # Then the reason page opens for that tag with A&E attendance already chosen
     expect(page.get_by_role("heading", level=1)).to_have_text("Why are you opening this summary?")
+    expect(page.get_by_label("A&E attendance")).to_be_checked()
     page.look("reason")
-    page.press(page.get_by_label("A&E attendance"))
     page.press(page.get_by_role("button", name="Open summary"))
     expect(page.locator(".alert-critical").first).to_have_text("ANAPHYLAXIS: Penicillin")
+    # and a PC cannot dial: the numbers are text, not call links
+    expect(page.locator('a[href^="tel:"]')).to_have_count(0)
     page.look("summary")
     unlocked = server.events("tag.unlocked", server.tag_id(tag))
     assert [(e.reason, e.role) for e in unlocked] == [("ae", "nurse")]
+    # When the nurse is done, "Scan next patient" puts the cursor back in the scan field
+    page.press(page.get_by_role("link", name="Scan next patient"))
+    expect(page.get_by_label("Tag (scanned, or typed from the card)")).to_be_focused()
+
+
+def test_a_typed_tag_id_shows_the_cards_status_without_opening_it(page, server):
+    tag = server.issue()
+    tag_id = server.tag_id(tag)
+    signed_in_at_the_desk(page, server)
+    # When the Tag ID from the card's back is typed, in groups of four, and Enter
+    page.keyboard.type(" ".join(tag_id[i : i + 4] for i in range(0, 16, 4)).upper())
+    page.keyboard.press("Enter")
+    # Then the card's status is shown, nothing clinical, and the cursor is ready again
+    expect(page.locator("#tag-status")).to_contain_text("Active")
+    expect(page.get_by_text("Penicillin")).to_have_count(0)
+    expect(page.get_by_label("Tag (scanned, or typed from the card)")).to_be_focused()
+    page.look("tag-status")
+    assert len(server.events("tag.status_looked_up", tag_id)) == 1
+    assert server.events("tag.unlocked", tag_id) == []
 
 
 def test_a_scan_that_is_not_a_tag_is_refused_at_the_desk_with_the_field_marked(page, server):
@@ -54,7 +75,7 @@ def test_a_scan_that_is_not_a_tag_is_refused_at_the_desk_with_the_field_marked(p
     page.keyboard.press("Enter")
     field = page.get_by_label("Tag (scanned, or typed from the card)")
     expect(field).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("This field takes a scan")
     page.look("not-a-tag")
 
 

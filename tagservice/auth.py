@@ -264,7 +264,9 @@ def signin():
                 return redirect(next_url or default_landing())
         else:
             status = 400
-    return render_template("auth/signin.html", form=form, errors=errors, next_url=next_url), status
+    return render_template(
+        "auth/signin.html", form=form, errors=errors, next_url=next_url, throttled=status == 429
+    ), status
 
 
 @bp.post("/signout")

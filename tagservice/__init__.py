@@ -28,9 +28,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = test_config.pop("SECRET_KEY", None) or read_secret_key(settings)
     app.config.update(test_config)
 
-    from . import db, errors, security
+    from . import dates, db, errors, security
 
     db.init_app(app)
+    dates.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     # Blueprints, one per actor: one import and one init_app line each.

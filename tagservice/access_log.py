@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from sqlalchemy import and_, func, not_, select
 
+from . import dates
 from .audit import EventKind
 from .db import db
 from .models import AuditEvent, Clinician, Patient, Tag
@@ -54,7 +55,7 @@ class SignedOutScans:
     @property
     def what(self) -> str:
         scans = "scan" if self.count == 1 else "scans"
-        return f"{self.count} {scans} without sign-in on {self.day.day} {self.day:%b %Y}"
+        return f"{self.count} {scans} without sign-in on {dates.day(self.day)}"
 
 
 @dataclass(frozen=True)

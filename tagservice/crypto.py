@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from . import compact
+from . import compact, dates
 from . import summary as summary_model
 
 VERSION = 1
@@ -406,7 +406,7 @@ def _warnings(summary: dict, today: date) -> list[str]:
     review = meta.get("review")
     if review and date.fromisoformat(review) < today:
         warnings.append(
-            f"Past its review date ({review}): details may be out of date; "
+            f"Past its review date ({dates.day(review)}): details may be out of date; "
             "confirm with the patient."
         )
     if date.fromisoformat(meta["issued"]) > today:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from . import alerts
+from . import alerts, dates
 
 SEX = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 BASELINE = {
@@ -65,7 +65,7 @@ def build(summary: dict, today: date | None = None) -> dict:
     meta = summary["meta"]
     return {
         "name": identity["name"],
-        "born": born.strftime("%d %b %Y"),
+        "born": dates.day(born),
         "age": age_on(born, today),
         "sex": SEX.get(identity.get("sex", "unknown"), "Not stated"),
         "nhs_number": format_nhs_number(identity["nhs_number"])

@@ -73,12 +73,21 @@ def derived_alerts(summary: dict, medicine_codings: Sequence = (),
     return derived
 
 
+#: Alerts that are targets or needs, not a danger: shown apart, not in red alone.
+NEED_CODES = frozenset({"oxygen-target", "communication"})
+
+
 def critical_alerts(summary: dict) -> list[str]:
     """Lines for the top of the screen: anaphylaxis first, then alerts in ALERT_CODES order.
 
     Works on a validated summary and on an editor draft alike (it only reads).
     """
-    lines = [f"{terms.anaphylaxis_line()}: {_text(allergy, 'substance')}"
+    return [line for line, _ in alert_lines_by_kind(summary)]
+
+
+def alert_lines_by_kind(summary: dict) -> list[tuple[str, str]]:
+    """(line, kind) in critical_alerts order; kind is "danger" or "need" (NEED_CODES)."""
+    lines = [(f"{terms.anaphylaxis_line()}: {_text(allergy, 'substance')}", "danger")
              for allergy in _items(summary, "allergies")
              if _text(allergy, "substance") and is_anaphylaxis_grade(allergy)]
     entries = [(_text(a, "code"), _text(a, "text")) for a in _items(summary, "alerts")
@@ -87,8 +96,8 @@ def critical_alerts(summary: dict) -> list[str]:
     entries.sort(key=lambda entry: ALERT_CODES.index(entry[0]))
     for code, text in entries:
         line = f"{terms.alert_line(code)}: {text}" if text else terms.alert_line(code)
-        if line not in lines:
-            lines.append(line)
+        if line not in (seen for seen, _ in lines):
+            lines.append((line, "need" if code in NEED_CODES else "danger"))
     return lines
 
 

@@ -72,6 +72,7 @@ def build(summary: dict, today: date | None = None) -> dict:
         if identity.get("nhs_number")
         else None,
         "critical": alerts.critical_alerts(summary),
+        "alerts": alerts.alert_lines_by_kind(summary),
         "allergies": summary["allergies"],
         "no_known_allergies": bool(summary.get("no_known_allergies")),
         "medications": summary["medications"],

@@ -36,6 +36,10 @@ def test_paramedic_scans_signs_in_chooses_999_and_sees_critical_alerts_first(pag
     assert alerts.count() >= 4
     first = alerts.first.bounding_box()
     assert first["y"] + first["height"] <= page.viewport_size["height"]
+    # and a target is told apart from a danger without colour: a word and a dashed outline
+    need = page.locator(".alert-need").first
+    expect(need).to_contain_text("Target or need: OXYGEN TARGET")
+    assert need.evaluate("e => getComputedStyle(e).borderTopStyle") == "dashed"
     headings = page.get_by_role("heading", level=2).all_inner_texts()
     assert headings.index("Allergies") < headings.index("Medication")
     alerts_top = alerts.last.bounding_box()["y"]

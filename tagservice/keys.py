@@ -208,8 +208,8 @@ class Keyring:
                 continue
             try:
                 raw = decrypt_at_rest(kek, record.private, f"key:{record.kid}")
-            except KeyStoreError:
-                raise KeyStoreError(
+            except WrongKek:  # still a WrongKek: the service names its KEK at start
+                raise WrongKek(
                     f"key {record.kid}: its private key does not open under this id: wrong "
                     "key-encryption key, or keys.json was edited (restore it from a backup)"
                 ) from None

@@ -233,6 +233,10 @@ def test_a_gunicorn_worker_refuses_the_upload_in_under_a_second_below_400_mb(tmp
                 "password": PASSWORD, "confirm": PASSWORD}  # fmt: skip
         data = urllib.parse.urlencode(form).encode()
         opener.open(inst.base + "/my/signup", data=data, timeout=30).close()
+        form = {"csrf_token": csrf("/my/signin"), "email": "pat@example.com",
+                "password": PASSWORD, "code": ""}  # fmt: skip
+        data = urllib.parse.urlencode(form).encode()
+        opener.open(inst.base + "/my/signin", data=data, timeout=30).close()
         # When the reviewer's upload is sent
         body, content_type = multipart({"csrf_token": csrf("/my/summary")}, "b.json",
                                        hostile_bundle())  # fmt: skip

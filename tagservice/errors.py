@@ -244,7 +244,9 @@ def retry_url() -> str:
     else:
         adapter = request.url_rule and request.url_rule.methods or set()
         target = request.path if "GET" in adapter else "/"
-    return "/" + target.lstrip("/")
+    target = "/" + target.lstrip("/")
+    # browsers read "/\\host" and paths with control characters as another site
+    return target if "\\" not in target and target.isprintable() else "/"
 
 
 def init_app(app: Flask) -> None:

@@ -494,3 +494,6 @@ def test_the_retry_link_never_leaves_the_site(web):
 
     with web.test_request_context(environ_overrides={"PATH_INFO": "//evil.example/x"}):
         assert retry_url() == "/evil.example/x"
+    for path in ("/\\evil.example/x", "//\\evil.example", "/a\tb"):
+        with web.test_request_context(environ_overrides={"PATH_INFO": path}):
+            assert retry_url() == "/", path

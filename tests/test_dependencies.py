@@ -31,7 +31,7 @@ def _names(block: str) -> set[str]:
             if line.strip()}  # fmt: skip
 
 
-def _imported_top_levels() -> set[str]:
+def _imported_top_levels(stdlib: bool = False) -> set[str]:
     found = set()
     files = [*ROOT.glob("tagservice/**/*.py"), *ROOT.glob("cards/**/*.py"), ROOT / "wsgi.py"]
     for path in files:
@@ -40,7 +40,13 @@ def _imported_top_levels() -> set[str]:
                 found |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.split(".")[0])
+    if stdlib:
+        return found
     return found - set(sys.stdlib_module_names) - {"tagservice", "cards", "__future__"}
+
+
+# Requirements that are data, read by the standard library rather than imported.
+DATA_ONLY = {"tzdata"}  # zoneinfo's time-zone database where the system has none
 
 
 def test_every_runtime_requirement_is_imported_by_the_service_and_nothing_else_is_needed():
@@ -51,7 +57,8 @@ def test_every_runtime_requirement_is_imported_by_the_service_and_nothing_else_i
     for module, dists in provided_by.items():
         assert dists & required, f"{module} is imported but no install_requires entry gives it"
     used = set().union(*provided_by.values())
-    assert required <= used, f"required but never imported: {required - used}"
+    assert required - DATA_ONLY <= used, f"required but never imported: {required - used}"
+    assert "zoneinfo" in _imported_top_levels(stdlib=True), "tzdata is only for zoneinfo"
 
 
 def test_test_tools_are_only_in_extras():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # The fault tests serve instances the same way: one port finder and JSON client for both.
-from tests.robustness.served import call, free_port  # noqa: E402
+from tests.robustness.served import call, free_port, stop  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -138,12 +137,7 @@ def running(
                 wait_healthy(inst.base, inst.proc)
                 yield inst
             finally:
-                inst.proc.send_signal(signal.SIGTERM)
-                try:
-                    inst.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    inst.proc.kill()
-                    inst.proc.wait(timeout=10)
+                stop(inst.proc)
 
 
 @contextlib.contextmanager
@@ -162,9 +156,4 @@ def bare(workers: int = 2) -> Iterator[tuple[str, subprocess.Popen]]:
         wait_healthy(base, proc, path="/")
         yield base, proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)

@@ -78,9 +78,8 @@ def test_unlock_shows_critical_alerts_first_and_commits_the_audit_event(
         assert audit.verify_chain().ok
 
 
-def test_audit_commit_failure_shows_nothing(client, app, tag_url, monkeypatch):
-    sign_in(client, app)
-    page = client.get(path_of(tag_url))
+def fail_the_unlock_audit_write(monkeypatch) -> None:
+    """Make the audit write of an unlock fail as a full disk would; other events still write."""
     real = audit.record_event
 
     def failing(kind, **kw):
@@ -89,6 +88,12 @@ def test_audit_commit_failure_shows_nothing(client, app, tag_url, monkeypatch):
         return real(kind, **kw)
 
     monkeypatch.setattr(audit, "record_event", failing)
+
+
+def test_audit_commit_failure_shows_nothing(client, app, tag_url, monkeypatch):
+    sign_in(client, app)
+    page = client.get(path_of(tag_url))
+    fail_the_unlock_audit_write(monkeypatch)
     opened = []
     monkeypatch.setattr(crypto, "open_tag", lambda *a, **k: opened.append(1))
     monkeypatch.setattr(crypto, "open_verified", lambda *a, **k: opened.append(1))
@@ -312,14 +317,7 @@ def test_the_unavailable_page_after_an_unlock_retries_the_tag_page(
 ):
     sign_in(client, app)
     page = client.get(path_of(tag_url))
-    real = audit.record_event
-
-    def failing(kind, **kw):
-        if kind == audit.EventKind.TAG_UNLOCKED:
-            raise audit.AuditWriteError("disk full")
-        return real(kind, **kw)
-
-    monkeypatch.setattr(audit, "record_event", failing)
+    fail_the_unlock_audit_write(monkeypatch)
     payload = path_of(tag_url)[3:]
     response = client.post(
         "/unlock", data={"csrf_token": csrf_from(page.text), "tag": payload, "reason": "999"}

@@ -31,6 +31,16 @@ EMAIL = "fault.medic@example.nhs.uk"
 PASSWORD = "a long enough passphrase 2026"
 
 
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """End a process this test started: SIGTERM, then SIGKILL if it has not gone in time."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,9 +174,4 @@ def gunicorn(inst: Instance, log: Path, *args: str, workers: int = 2) -> Iterato
                     time.sleep(0.1)
             yield proc.pid
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)

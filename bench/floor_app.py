@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from flask import jsonify, request
 
 from tagservice import crypto, keys
-from tagservice.security import csrf
+from tagservice.web.security import csrf
 from wsgi import app
 
 _connections: dict[int, sqlite3.Connection] = {}  # by pid: opened after gunicorn forks

@@ -174,7 +174,7 @@ def _measure(inst: _server.Instance) -> Result:
     import pyotp
 
     from tagservice import create_app
-    from tagservice.db import db
+    from tagservice.store.db import db
 
     app = create_app()
     phone = Phone(app.test_client())

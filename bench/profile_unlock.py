@@ -39,8 +39,9 @@ def main() -> int:
         sys.path.insert(0, str(_server.ROOT))
         import pyotp
 
-        from tagservice import create_app, driver
-        from tagservice.db import db
+        from tagservice import create_app
+        from tagservice.store import driver
+        from tagservice.store.db import db
 
         app = create_app()
         client = app.test_client()
@@ -56,7 +57,7 @@ def main() -> int:
             event.listen(
                 db.engine, "before_cursor_execute", lambda _c, _k, sql, *a: statements.append(sql)
             )
-        # the unlock path's own statements go straight to the driver (tagservice.driver)
+        # the unlock path's own statements go straight to the driver (tagservice.store.driver)
         run_driver_statement = driver.DriverStatement.rows
 
         def counted(statement, conn, *params):

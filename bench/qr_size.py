@@ -34,7 +34,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tagservice import capacity, compact, crypto, fhir, fhir_export, summary  # noqa: E402
+from tagservice import crypto  # noqa: E402
+from tagservice.fhir import export as fhir_export  # noqa: E402
+from tagservice.fhir import importer as fhir  # noqa: E402
+from tagservice.summary import capacity, compact  # noqa: E402
+from tagservice.summary import model as summary  # noqa: E402
 
 BASE_URLS = {"local": "http://127.0.0.1:8000", "prod": "https://tag.example.nhs.uk"}
 NOW = datetime.now(UTC)

@@ -38,7 +38,7 @@ durable (synchronous=FULL) and still before decryption, and gc.freeze() in
 wsgi.py. Before: 441 req/s (0.09 x), p50 35.6 ms, p99 44.0 ms, 3.99 ms of
 worker CPU per unlock; after: ~650 req/s (0.15 x), p50 24 ms, p99 31-35 ms,
 2.6 ms. Then (second session): the five statements straight on the driver
-(tagservice.driver) with the audit event in a pooled transaction of its own,
+(tagservice.store.driver) with the audit event in a pooled transaction of its own,
 no ORM session at all on an API unlock, SQLite writers queued on a flock
 instead of SQLite's sleeping busy handler (which had put p99 at 45 ms), the
 summary validated once, base32 decoded as one integer: ~950 req/s (0.21 x),

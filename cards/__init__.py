@@ -9,10 +9,10 @@ callers and benchmarks.
 
 from __future__ import annotations
 
-from .errors import CardError
-from .layout import CARD_H, CARD_W, DPI, MIN_MODULE, QUIET
-from .qr import make_qr, qr_png, qr_version
-from .render import check_card, render_card
+from cards.errors import CardError
+from cards.layout import CARD_H, CARD_W, DPI, MIN_MODULE, QUIET
+from cards.qr import make_qr, qr_png, qr_version
+from cards.render import check_card, render_card
 
 __all__ = [
     "CARD_H",

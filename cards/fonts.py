@@ -24,7 +24,7 @@ from pathlib import Path
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import ImageFont, features
 
-from .errors import CardError
+from cards.errors import CardError
 
 FONT_ROOT = Path("/usr/share/fonts")
 DEBIAN_FONT_PACKAGES = "fonts-dejavu-core fonts-droid-fallback fonts-noto-core"

@@ -19,9 +19,9 @@ from datetime import date
 import segno
 from PIL import Image, ImageDraw
 
-from . import text as tx
-from .errors import CardError
-from .qr import make_qr
+from cards import text as tx
+from cards.errors import CardError
+from cards.qr import make_qr
 
 DPI = tx.DPI
 MM = DPI / 25.4

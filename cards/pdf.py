@@ -18,7 +18,7 @@ import io
 
 from PIL import Image
 
-from .pdfwriter import Document, Page
+from cards.pdfwriter import Document, Page
 
 PT_PER_PX = 72 / 600
 A4 = (595.276, 841.89)

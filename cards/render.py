@@ -12,9 +12,9 @@ from __future__ import annotations
 import unicodedata
 from datetime import date
 
-from . import layout as card_layout
-from . import pdf
-from .errors import CardError
+from cards import layout as card_layout
+from cards import pdf
+from cards.errors import CardError
 
 LAYOUTS = ("wallet", "keyring")
 FORMATS = ("png", "pdf")

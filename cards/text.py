@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import ImageDraw
 
-from . import fonts
+from cards import fonts
 
 DPI = 600
 LINE_SPACING = 1.18

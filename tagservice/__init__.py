@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .config import Settings, load_settings, read_secret_key
+from tagservice.config import Settings, load_settings, read_secret_key
 
 __version__ = "0.1.0"
 
@@ -17,7 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     Raises ConfigError (one line, naming what to fix) if the service cannot work,
     e.g. a key-encryption key that does not open the keyring.
     """
-    from .keys import check_kek_opens_keyring
+    from tagservice.keys import check_kek_opens_keyring
 
     test_config = dict(test_config or {})
     settings: Settings = test_config.pop("settings", None) or load_settings()
@@ -28,30 +28,30 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = test_config.pop("SECRET_KEY", None) or read_secret_key(settings)
     app.config.update(test_config)
 
-    from . import dates, db, errors, security
+    from tagservice.store import db, models  # noqa: F401  (models: every table on db.metadata)
+    from tagservice.web import dates, errors, security
 
     db.init_app(app)
     dates.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    # Blueprints, one per actor: one import and one init_app line each.
-    # isort: off
-    from . import web
-    from . import pages
-    from . import auth
-    from . import views
-    from . import api
-    from . import admin
-    from . import portal
-    from . import metrics
 
-    # isort: on
-    web.init_app(app)
-    pages.init_app(app)
-    auth.init_app(app)
-    views.init_app(app)
-    api.init_app(app)
-    admin.init_app(app)
-    portal.init_app(app)
-    metrics.init_app(app)
+    from tagservice import views
+    from tagservice.web import (
+        account_security,
+        admin,
+        api,
+        auth,
+        core,
+        metrics,
+        pages,
+        passkeys,
+        portal,
+    )
+
+    # Blueprints, one per actor; their request hooks run in this order.
+    for blueprints in (
+        core, pages, auth, passkeys, account_security, views, api, admin, portal, metrics
+    ):
+        blueprints.init_app(app)
     return app

@@ -1,5 +1,7 @@
 """Typed settings, read once from the instance folder and TAGSERVICE_* variables.
 
+The only module of the service that reads the environment.
+
 Everything an operator can change is here, in one frozen object, so a
 misconfigured production start fails at boot with a message instead of at
 the first scan.
@@ -46,6 +48,10 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     demo: bool = True
     proxy_fix: int = 0
+    # /metrics: a bearer token for scraping from elsewhere; whether gunicorn's
+    # workers share counts through prometheus_client's multiprocess directory.
+    metrics_token: str | None = None
+    metrics_multiprocess: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -93,6 +99,8 @@ def load_settings(environ: os._Environ | dict | None = None) -> Settings:
         ratelimit_storage_uri=env.get("TAGSERVICE_RATELIMIT_STORAGE_URI", "memory://"),
         demo=mode != "production",
         proxy_fix=_count("TAGSERVICE_PROXY_FIX", env.get("TAGSERVICE_PROXY_FIX", "0")),
+        metrics_token=env.get("TAGSERVICE_METRICS_TOKEN") or None,
+        metrics_multiprocess=bool(env.get("PROMETHEUS_MULTIPROC_DIR")),
     )
 
 

@@ -24,8 +24,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from . import compact, dates
-from . import summary as summary_model
+from tagservice.summary import compact
+from tagservice.summary import model as summary_model
+from tagservice.web import dates
 
 VERSION = 1
 FLAG_DEFLATED = 0x01

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 
 from flask import current_app
 
-from . import audit, credentials, crypto, keys, tags
-from .audit import EventKind
-from .clinicians import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, add_clinician, find_clinician
+from tagservice import audit, clock, crypto, keys
+from tagservice.accounts import credentials
+from tagservice.accounts.clinicians import (
+    DEMO_ACCOUNT,
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    add_clinician,
+    find_clinician,
+)
+from tagservice.audit import EventKind
+from tagservice.store import tags
 
 
 @dataclass(frozen=True)
@@ -42,12 +49,12 @@ def ensure_demo_tag() -> str:
         try:
             header = crypto.verify_tag(url, keyset)
             if url.startswith(settings.base_url.upper()) and tags.tag_status(
-                header.tag_id_hex, datetime.now(UTC).date()
+                header.tag_id_hex, clock.utcnow().date()
             ) in ("active", "superseded"):
                 return url
         except crypto.InvalidTag:
             pass
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     tag = crypto.seal(demo_summary(), keyset, now)
     header = crypto.verify_tag(tag, keyset)
     tags.register_tag(

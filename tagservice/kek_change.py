@@ -29,10 +29,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
-from . import keys
-from .config import Settings
-from .db import begin_write, db, engine_url
-from .models import Clinician, Patient
+from tagservice import keys
+from tagservice.config import Settings
+from tagservice.store.db import begin_write, db, engine_url
+from tagservice.store.models import Clinician, Patient
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def change_kek(settings: Settings, *, fail_at: str | None = None) -> Changed:
         keys.write_private(paths["keyring_new"], keys.Keyring(records).to_json())
         keys.write_private(paths["kek_new"], new_text + "\n")
         rows = _reseal_rows(old, new, fail_at)
-        from .audit import EventKind, record_event
+        from tagservice.audit import EventKind, record_event
 
         record_event(EventKind.KEY_KEK_CHANGED, outcome="success", actor_type="cli",
                      change=change_id, rows=rows, keys=len(records), commit=False)  # fmt: skip

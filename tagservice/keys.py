@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag as _AeadFailure
@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from . import crypto
-from .config import ConfigError, Settings, check_private_file
+from tagservice import clock, crypto
+from tagservice.config import ConfigError, Settings, check_private_file
 
 KEK_BYTES = 32
 ISSUER = "issuer"
@@ -386,7 +386,7 @@ def check_kek_opens_keyring(settings: Settings) -> None:
 
 def init_instance(settings: Settings, now: datetime | None = None) -> list[str]:
     """Create what a local instance needs; idempotent. Returns what was done."""
-    now = now or datetime.now(UTC)
+    now = now or clock.utcnow()
     done = []
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not settings.secret_key and not settings.secret_key_file.exists():

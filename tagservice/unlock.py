@@ -8,13 +8,14 @@ then decrypt. If the audit commit fails, nothing is decrypted or shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from flask import current_app
 
-from . import audit, crypto, keys, tags
-from .audit import AuditWriteError, EventKind
-from .models import Clinician, Role, TagStatus
+from tagservice import audit, clock, crypto, keys
+from tagservice.audit import AuditWriteError, EventKind
+from tagservice.store import tags
+from tagservice.store.models import Clinician, Role, TagStatus
 
 REASONS = {
     "999": "999 call / ambulance attendance",
@@ -176,7 +177,7 @@ def unlock(
     now: datetime | None = None,
 ) -> Unlocked:
     """The whole unlock: scan, check, audit (committed), then decrypt."""
-    now = now or datetime.now(UTC)
+    now = now or clock.utcnow()
     keyset = _keyset()  # once per unlock: the same keys verify and then decrypt
     scanned = scan(text, client, clinician, keyset)
     today: date = now.date()

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
-from . import audit, crypto, summary_view, unlock
-from . import desk as desk_field
-from .audit import AuditWriteError, EventKind
-from .auth import clinician_required
-from .security import limiter
+from tagservice import audit, crypto, unlock
+from tagservice.audit import AuditWriteError, EventKind
+from tagservice.summary import display as summary_view
+from tagservice.web import desk as desk_field
+from tagservice.web import edge
+from tagservice.web.auth import clinician_required
+from tagservice.web.security import limiter
 
 bp = Blueprint("scan", __name__)
-
-
-def _client() -> str | None:
-    return request.remote_addr
-
-
-def _clinician_key() -> str:
-    clinician = g.get("clinician")
-    return f"clinician:{clinician.id}" if clinician else f"addr:{request.remote_addr}"
 
 
 def _refusal(refused: unlock.UnlockRefused):
@@ -40,13 +33,13 @@ def _scan_audited(text: str) -> unlock.ScannedTag:
     Raises what unlock.scan raises, and AuditWriteError.
     """
     clinician = g.get("clinician")
-    scanned = unlock.scan(text, _client(), clinician)
+    scanned = unlock.scan(text, edge.client_address(), clinician)
     audit.record_event(
         EventKind.TAG_SCANNED,
         outcome="success",
         actor=clinician,
         tag_id=scanned.tag_id,
-        client=_client(),
+        client=edge.client_address(),
         signed_in=clinician is not None,
     )
     return scanned
@@ -100,7 +93,7 @@ def _reason_page(
 
 @bp.post("/unlock")
 @clinician_required
-@limiter.limit("60 per hour", key_func=_clinician_key)
+@limiter.limit("60 per hour", key_func=edge.clinician_key)
 def unlock_summary():
     """Step 2: audit first (committed), then decrypt and show the summary."""
     payload = request.form.get("tag", "")
@@ -111,13 +104,13 @@ def unlock_summary():
             reason=request.form.get("reason", ""),
             reason_text=request.form.get("reason_text", ""),
             override=request.form.get("override") == "yes",
-            client=_client(),
+            client=edge.client_address(),
         )
     except crypto.InvalidTag as e:
         return _invalid(e)
     except unlock.UnlockRefused as refused:
         if refused.status == 400 or refused.error == "override_required":
-            scanned = unlock.scan(payload, _client(), g.clinician)
+            scanned = unlock.scan(payload, edge.client_address(), g.clinician)
             return _reason_page(
                 scanned, payload, refused.message, refused.status, at_desk=_at_desk()
             )
@@ -142,14 +135,14 @@ def desk():
 
 @bp.post("/desk")
 @clinician_required
-@limiter.limit("120 per minute", key_func=_clinician_key)
+@limiter.limit("120 per minute", key_func=edge.clinician_key)
 def desk_scan():
     """A scan opens the tag; a typed Tag ID shows only the card's status (audited)."""
     text = request.form.get("tag", "").strip()
     tag_id = desk_field.as_tag_id(text)
     try:
         if tag_id:
-            status, name, advice = desk_field.look_up(tag_id, g.clinician, _client())
+            status, name, advice = desk_field.look_up(tag_id, g.clinician, edge.client_address())
             return render_template(
                 "scan/desk.html", looked_up=tag_id, status=status, name=name, advice=advice
             )

@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from tagservice import create_app, crypto, keys, tags
+from tagservice import create_app, crypto, keys
 from tagservice.config import load_settings
-from tagservice.db import db, engine_url, upgrade_database
+from tagservice.store import tags
+from tagservice.store.db import db, engine_url, upgrade_database
 from tests.helpers import FAST_ARGON2, fixture
 
 TEST_DATABASE_URL = os.environ.get("TAGSERVICE_TEST_DATABASE_URL", "")
@@ -139,7 +140,7 @@ def tag_url(tag_factory):
 @pytest.fixture
 def make_clinician(app_context):
     """A committed Clinician row; keyword arguments override the defaults."""
-    from tagservice.models import Clinician
+    from tagservice.store.models import Clinician
 
     def make(**overrides) -> Clinician:
         fields = {

@@ -16,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 
-from tagservice import auth, clinicians, crypto, keys
-from tagservice.db import db
-from tagservice.models import AuditEvent
+from tagservice import crypto, keys
+from tagservice.accounts import clinicians
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent
+from tagservice.web import auth
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
@@ -42,7 +44,7 @@ def csrf_from(html: str) -> str:
 
 def sign_in(client, app, **overrides):
     """Put a clinician's session on this client, as /signin does after the checks."""
-    from tagservice.models import Clinician
+    from tagservice.store.models import Clinician
 
     fields = (
         dict(
@@ -68,8 +70,8 @@ def sign_in(client, app, **overrides):
 def plant_clinician_session(client, app, clinician_id: int) -> str:
     """Give `client` a signed-in session of this clinician, recorded on the server as
     /signin records it. Returns the session id."""
-    from tagservice import sessions
-    from tagservice.models import Clinician
+    from tagservice.accounts import sessions
+    from tagservice.store.models import Clinician
 
     with app.app_context():
         clinician = db.session.get(Clinician, clinician_id)
@@ -83,8 +85,8 @@ def plant_clinician_session(client, app, clinician_id: int) -> str:
 
 def plant_patient_session(client, app, patient_id: int) -> str:
     """The same for a patient of the portal."""
-    from tagservice import sessions
-    from tagservice.models import Patient
+    from tagservice.accounts import sessions
+    from tagservice.store.models import Patient
 
     with app.app_context():
         patient = db.session.get(Patient, patient_id)

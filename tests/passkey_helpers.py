@@ -11,8 +11,7 @@ import re
 import pytest
 
 from tests.helpers import clinician_with_totp, enable_clinician_sign_in
-
-from .webauthn_soft import SoftAuthenticator
+from tests.webauthn_soft import SoftAuthenticator
 
 PASSWORD = "correct horse battery"
 EMAIL = "ann.medic@example.nhs.uk"

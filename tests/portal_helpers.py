@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from tagservice import crypto, keys
-from tagservice import summary as summary_model
-from tagservice.db import db
-from tagservice.models import Patient, Tag
+from tagservice.store.db import db
+from tagservice.store.models import Patient, Tag
+from tagservice.summary import model as summary_model
 from tests.helpers import FAST_ARGON2, csrf_from, fixture
 
 PASSWORD = "correct horse battery staple"
@@ -122,7 +122,7 @@ def patient_tags(app) -> list[Tag]:
 
 
 def card_url(app) -> str:
-    from tagservice import patients
+    from tagservice.accounts import patients
 
     with app.app_context():
         return patients.load_card(db.session.scalars(db.select(Patient)).one())["url"]

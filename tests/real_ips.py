@@ -20,9 +20,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tagservice import capacity, crypto, keys
+from tagservice import crypto, keys
 from tagservice.cli import main
 from tagservice.config import load_settings
+from tagservice.summary import capacity
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_BUNDLES = ROOT / "tests" / "fixtures" / "real-ips"

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tagservice import access_log, audit, tags
-from tagservice.db import db
-from tagservice.models import Clinician, Patient, Tag
+from tagservice import audit
+from tagservice.audit import access_log
+from tagservice.store import tags
+from tagservice.store.db import db
+from tagservice.store.models import Clinician, Patient, Tag
 from tests.helpers import sign_in, unlock_form
 from tests.portal_helpers import (
     issued_card,

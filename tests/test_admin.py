@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tagservice import admin, audit
+from tagservice import audit
+from tagservice.web import admin
 from tests.helpers import sign_in, unlock_form
 
 

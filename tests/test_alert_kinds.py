@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tagservice import alerts
+from tagservice.summary import alerts
 from tests.helpers import fixture, sign_in, unlock_form
 
 

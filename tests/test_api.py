@@ -10,7 +10,9 @@ import pyotp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tagservice import clinicians, keys, tags
+from tagservice import keys
+from tagservice.accounts import clinicians
+from tagservice.store import tags
 from tests.helpers import events, path_of, tag_id_of
 
 
@@ -101,8 +103,8 @@ def test_api_revoked_tag_is_410(client, app, token, tag_url, settings):
 
 
 def test_api_expired_registration_is_403(client, app, token, tag_url):
-    from tagservice.db import db
-    from tagservice.models import Clinician
+    from tagservice.store.db import db
+    from tagservice.store.models import Clinician
 
     with app.app_context():
         clinician = db.session.scalar(db.select(Clinician))

@@ -29,8 +29,8 @@ from tagservice.audit import (
     to_fhir_audit_event,
     verify_chain,
 )
-from tagservice.db import begin_write, db
-from tagservice.models import GENESIS_HASH, AuditEvent, AuditHead, Tag
+from tagservice.store.db import begin_write, db
+from tagservice.store.models import GENESIS_HASH, AuditEvent, AuditHead, Tag
 
 TAG = "0123456789abcdef"
 WHEN = datetime(2026, 3, 1, 3, 14, 15, 926535, tzinfo=UTC)

@@ -12,9 +12,10 @@ import pytest
 from flask import g, jsonify
 from sqlalchemy import select
 
-from tagservice import auth, clinicians
-from tagservice.db import db
-from tagservice.models import ApiToken
+from tagservice.accounts import clinicians
+from tagservice.store.db import db
+from tagservice.store.models import ApiToken
+from tagservice.web import auth
 from tests.helpers import clinician_with_totp, enable_clinician_sign_in
 
 PASSWORD = "correct horse battery"

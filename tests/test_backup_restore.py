@@ -26,8 +26,8 @@ from tagservice import create_app, keys
 from tagservice.audit import record_event
 from tagservice.cli import main
 from tagservice.config import load_settings
-from tagservice.db import db, upgrade_database
-from tagservice.models import AuditEvent
+from tagservice.store.db import db, upgrade_database
+from tagservice.store.models import AuditEvent
 from tests.helpers import csrf_from, path_of
 
 ROOT = Path(__file__).resolve().parent.parent

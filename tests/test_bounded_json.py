@@ -25,7 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from tagservice import boundedjson, clinicians
+from tagservice import boundedjson
+from tagservice.accounts import clinicians
 from tagservice.boundedjson import TooLarge
 from tagservice.cli import main
 from tests.portal_helpers import (
@@ -107,10 +108,11 @@ def test_a_bound_is_not_a_value_error_so_silent_json_reading_cannot_hide_it():
     ],
 )
 def test_hostile_shapes_at_the_upload_limit_are_refused_in_well_under_a_second(shape):
-    started = time.perf_counter()
+    # CPU time of this process: what the refusal costs, whatever else the machine runs
+    started = time.process_time()
     with pytest.raises((TooLarge, ValueError)):
         boundedjson.loads(shape[: 2 * MB], boundedjson.IMPORT)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_the_public_ips_examples_are_within_the_import_bounds():
@@ -158,9 +160,9 @@ def test_every_request_get_json_is_bounded_even_when_silent(app):
 def test_the_reviewers_upload_is_refused_fast_with_little_memory_and_the_draft_kept(patient):
     before = patient.get("/my/summary").text
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     response = upload_large(patient, hostile_bundle())
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert response.status_code == 413
@@ -200,13 +202,13 @@ def test_tagservice_issue_and_capacity_refuse_a_hostile_file_in_one_line(tmp_pat
     assert CliRunner().invoke(main, ["init"]).exit_code == 0
     path = tmp_path / "bundle.json"
     path.write_bytes(hostile_bundle())
-    started = time.perf_counter()
+    started = time.process_time()
     for command in (["issue", str(path), "--out", str(tmp_path / "tag.txt")],
                     ["capacity", str(path)]):  # fmt: skip
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2, result.output
         assert f"cannot be read: the JSON holds more than {ITEMS} values" in result.output
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 # --- a real gunicorn worker ---------------------------------------------------------------

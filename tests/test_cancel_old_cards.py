@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tagservice import audit, patient_tags, patients, tags
-from tagservice.db import db
-from tagservice.models import AuditEvent, TagStatus
+from tagservice import audit
+from tagservice.accounts import patient_tags, patients
+from tagservice.store import tags
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, TagStatus
 from tests.helpers import FAST_ARGON2, fixture
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import segno
 
-from tagservice import capacity, crypto, summary
+from tagservice import crypto
+from tagservice.summary import capacity
+from tagservice.summary import model as summary
 from tests.vectors.make_vectors import keyset
 
 FIXTURES = Path(__file__).parent / "fixtures"

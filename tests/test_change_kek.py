@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
-from tagservice import clinicians, credentials, crypto, kek_change, keys, models, patients
-from tagservice import db as db_module
+from tagservice import clock, crypto, kek_change, keys
+from tagservice.accounts import clinicians, credentials, patients
 from tagservice.cli import main
 from tagservice.config import load_settings
-from tagservice.db import db
-from tagservice.models import Clinician, Patient
+from tagservice.store import models
+from tagservice.store.db import db
+from tagservice.store.models import Clinician, Patient
 from tests.helpers import FAST_ARGON2, fixture
 
 PASSWORD = "correct horse battery staple"
@@ -35,7 +36,7 @@ def instance(app, settings):
         patients.enable_totp(patient, secret, pyotp.TOTP(secret).now(), None)
         patients.save_draft(patient, fixture("summary-typical.json"))
         patients.save_card_options(patient, False, ["ANAPHYLAXIS: Penicillin"])
-        from tagservice import patient_tags
+        from tagservice.accounts import patient_tags
 
         patient_tags.issue(patient, fixture("summary-typical.json"), refuse_superseded=False,
                            client=None)  # fmt: skip
@@ -52,7 +53,7 @@ def everything_opens(settings) -> None:
     assert patients.load_draft(patient)["identity"]["name"] == "Jane Smith"
     assert patients.load_card(patient)["first_name"] == "Jane"
     assert patients.load_print_critical(patient) == ["ANAPHYLAXIS: Penicillin"]
-    assert patients.match_totp(patient, "000000", db_module.utcnow()) is None  # it decrypts
+    assert patients.match_totp(patient, "000000", clock.utcnow()) is None  # it decrypts
 
 
 def test_every_sealed_column_is_re_sealed_by_change_kek():

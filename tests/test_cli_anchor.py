@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 
 from tagservice.audit import HASHED_FIELDS, EventKind, event_hash, record_event, verify_chain
 from tagservice.cli.audit import audit
-from tagservice.db import db
-from tagservice.models import GENESIS_HASH, AuditEvent
+from tagservice.store.db import db
+from tagservice.store.models import GENESIS_HASH, AuditEvent
 
 TAG = "0123456789abcdef"
 

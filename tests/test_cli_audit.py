@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from tagservice.audit import EventKind, event_hash, record_event
 from tagservice.cli.audit import audit
-from tagservice.db import db
-from tagservice.models import GENESIS_HASH
+from tagservice.store.db import db
+from tagservice.store.models import GENESIS_HASH
 
 TAG = "0123456789abcdef"
 

@@ -9,11 +9,11 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tagservice import clinicians
+from tagservice.accounts import clinicians
 from tagservice.cli.clinicians import clinician_group
-from tagservice.db import db
 from tagservice.keys import generate_kek, write_private
-from tagservice.models import AuditEvent, Clinician
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, Clinician
 
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 ADD = [

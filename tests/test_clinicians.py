@@ -10,13 +10,13 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tagservice import clinicians
 from tagservice import demo as demo_module
+from tagservice.accounts import clinicians
+from tagservice.accounts.clinicians import AccountSuspended, ClinicianError, SignInError, Throttled
 from tagservice.audit import verify_chain
-from tagservice.clinicians import AccountSuspended, ClinicianError, SignInError, Throttled
-from tagservice.db import db
 from tagservice.keys import generate_kek, write_private
-from tagservice.models import AuditEvent, Clinician
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, Clinician
 
 FAST_ARGON2 = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 PASSWORD = "correct horse battery"

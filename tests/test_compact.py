@@ -14,8 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tagservice import compact, summary, vocab
-from tagservice.compact import decode, encode
+from tagservice.summary import compact, vocab
+from tagservice.summary import model as summary
+from tagservice.summary.compact import decode, encode
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TODAY = date(2026, 11, 27)

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagservice import compact, crypto, summary
+from tagservice import crypto
+from tagservice.summary import compact
+from tagservice.summary import model as summary
 from tests.vectors import make_vectors
 from tests.vectors.make_vectors import KEYS, keyset
 

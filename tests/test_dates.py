@@ -8,16 +8,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tagservice import audit, dates
-from tagservice.db import db
-from tagservice.models import Tag
+import tagservice
+from tagservice import audit
+from tagservice.store.db import db
+from tagservice.store.models import Tag
+from tagservice.web import dates
 from tests.portal_helpers import (
     issued_card,
     patient_fixture,  # noqa: F401 (the fixture `patient`)
     portal_fixture,  # noqa: F401 (the fixture `portal`)
 )
 
-TEMPLATES = Path(dates.__file__).parent / "templates"
+TEMPLATES = Path(tagservice.__file__).parent / "templates"
 
 
 def test_a_day_is_written_day_month_year_without_a_leading_zero():

@@ -20,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tagservice import compact, crypto, summary
-from tagservice.packing import pack_letters
+from tagservice import crypto
+from tagservice.summary import compact
+from tagservice.summary import model as summary
+from tagservice.summary.packing import pack_letters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from tagservice import audit, tags
-from tagservice.desk import NOT_A_SCAN
+from tagservice import audit
+from tagservice.store import tags
+from tagservice.web.desk import NOT_A_SCAN
 from tests.helpers import csrf_from, events, path_of, sign_in, tag_id_of
 
 CLINICAL = ("Jane", "Penicillin", "ANAPHYLAXIS")

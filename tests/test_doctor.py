@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from tagservice import audit, clinicians, keys
+from tagservice import audit, keys
+from tagservice.accounts import clinicians
 from tagservice.cli import main
 from tagservice.cli.doctor import run_checks
 from tagservice.cli.doctor_checks import FAIL, PASS, WARN, clock_problems
-from tagservice.db import db, upgrade_database
+from tagservice.store.db import db, upgrade_database
 from tests.helpers import FAST_ARGON2
 
 

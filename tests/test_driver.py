@@ -1,4 +1,4 @@
-"""Driver statements (tagservice.driver): the unlock path's SQL without the ORM.
+"""Driver statements (tagservice.store.driver): the unlock path's SQL without the ORM.
 
 They must write and read exactly what the ORM would, fail as SQLAlchemy errors
 without leaking their values, and keep the audit chain whole under concurrency.
@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tagservice import auth, driver
-from tagservice.audit import EVENT_COLUMNS, EventKind, record_event, verify_chain
-from tagservice.db import begin_write, db, reading
-from tagservice.models import ApiToken, AuditEvent, Tag
+from tagservice.audit import HASHED_FIELDS, EventKind, record_event, verify_chain
+from tagservice.store import driver, statements
+from tagservice.store.db import begin_write, db, reading
+from tagservice.store.models import ApiToken, AuditEvent, Tag
+from tagservice.web import auth
 
 WHEN = datetime(2026, 3, 1, 3, 14, 15, 926535, tzinfo=UTC)
 TAG = "0123456789abcdef"
@@ -45,7 +46,7 @@ def test_one_bind_column_per_placeholder():
 
 
 def test_the_insert_names_every_audit_column():
-    assert sorted(EVENT_COLUMNS) == sorted(AuditEvent.__table__.c.keys())
+    assert sorted(statements.AUDIT_EVENT_COLUMNS) == sorted(AuditEvent.__table__.c.keys())
 
 
 def test_values_go_through_the_column_types_both_ways(app_context):
@@ -61,7 +62,7 @@ def test_an_event_written_by_the_driver_reads_back_the_same_through_the_orm(app_
         EventKind.TAG_UNLOCKED, outcome="success", tag_id=TAG, reason="999", now=WHEN, why="x"
     )
     stored = db.session.get(AuditEvent, event.id)
-    for name in EVENT_COLUMNS:
+    for name in statements.AUDIT_EVENT_COLUMNS:
         assert getattr(stored, name) == getattr(event, name), name
     assert verify_chain().ok
 
@@ -87,7 +88,7 @@ def test_the_bearer_query_matches_the_orm_rules(app_context, make_clinician):
     found = {}
     for name in tokens:
         with reading() as conn:
-            found[name] = auth._BEARER_CLINICIAN.rows(
+            found[name] = statements.BEARER_CLINICIAN.rows(
                 conn, auth.token_hash(name), False, datetime.now(UTC), "active", ""
             )
     assert [row[0] for row in found["good"]] == [clinician.id]
@@ -98,7 +99,7 @@ def test_the_bearer_query_matches_the_orm_rules(app_context, make_clinician):
     assert isinstance(snapshot.registration_expires, date | None)
     # the last bind is the one email refused (the demo account, in production)
     with reading() as conn:
-        refused = auth._BEARER_CLINICIAN.rows(
+        refused = statements.BEARER_CLINICIAN.rows(
             conn, auth.token_hash("good"), False, datetime.now(UTC), "active", clinician.email
         )
     assert refused == []
@@ -153,9 +154,14 @@ def test_an_event_joins_an_open_write_transaction(app_context):
 
 
 def test_the_bearer_statement_selects_the_snapshot_fields_in_their_order():
-    selected = auth._BEARER_CLINICIAN.sql.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
+    selected = statements.BEARER_CLINICIAN.sql.split("SELECT ", 1)[1].split(" FROM ", 1)[0]
     names = [column.strip().removeprefix("c.") for column in selected.split(",")]
     assert names == [field.name for field in dataclasses.fields(auth.BearerClinician)]
+    assert list(statements.BEARER_CLINICIAN_COLUMNS) == names
+
+
+def test_the_insert_writes_the_hashed_fields_in_their_order_then_the_hash():
+    assert statements.AUDIT_EVENT_COLUMNS == (*HASHED_FIELDS, "hash")
 
 
 def test_a_read_on_postgresql_runs_in_autocommit_and_hands_back_a_transactional_connection(

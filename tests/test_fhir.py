@@ -1,4 +1,4 @@
-"""FHIR IPS import (tagservice.fhir) and export (tagservice.fhir_export)."""
+"""FHIR IPS import (tagservice.fhir.importer) and export (tagservice.fhir.export)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from fhir.resources.R4B.bundle import Bundle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagservice import summary as summary_model
-from tagservice.fhir import FhirImportError, is_fhir_bundle, summary_from_ips
-from tagservice.fhir_export import ips_from_summary
+from tagservice.fhir.export import ips_from_summary
+from tagservice.fhir.importer import FhirImportError, is_fhir_bundle, summary_from_ips
+from tagservice.summary import model as summary_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OWN_BUNDLES = FIXTURES / "fhir"

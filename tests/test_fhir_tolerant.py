@@ -1,4 +1,4 @@
-"""Tolerant import (tagservice.fhir_tolerant): malformed shapes seen in real public IPS bundles.
+"""Tolerant import (fhir/tolerant.py): malformed shapes seen in real public IPS bundles.
 
 Each of these was the reason a whole real bundle was refused before issue 13;
 now the bundle imports, the bad element is left out or repaired, and the
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tagservice import fit
-from tagservice.alerts import critical_alerts
-from tagservice.fhir import FhirImportError, summary_from_ips
-from tagservice.fhir_tolerant import MAX_ENTRIES
+from tagservice.fhir.importer import FhirImportError, summary_from_ips
+from tagservice.fhir.tolerant import MAX_ENTRIES
+from tagservice.summary import fit
+from tagservice.summary.alerts import critical_alerts
 
 TODAY = date(2026, 11, 1)
 P = "urn:uuid:00000000-0000-4000-8000-000000000001"

@@ -1,4 +1,4 @@
-"""Fitting a record to a card (tagservice.fit): priority, naming what is left off, no cutting."""
+"""Fitting a record to a card (summary/fit.py): priority, naming what is left off, no cutting."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagservice import capacity, fit
-from tagservice import summary as summary_model
-from tagservice.alerts import critical_alerts, critical_facts
+from tagservice.summary import capacity, fit
+from tagservice.summary import model as summary_model
+from tagservice.summary.alerts import critical_alerts, critical_facts
 
 TODAY = date(2026, 11, 1)
 BASE_URL = "https://tags.example.nhs.uk"

@@ -11,8 +11,11 @@ import urllib.request
 import pytest
 from prometheus_client import REGISTRY
 
-from tagservice import audit, create_app, metrics, tags
-from tagservice.db import begin_write, db, upgrade_database
+from tagservice import audit, create_app
+from tagservice.config import load_settings
+from tagservice.store import tags
+from tagservice.store.db import begin_write, db, upgrade_database
+from tagservice.web import metrics
 from tests.helpers import csrf_from, gunicorn_serving, path_of, sign_in, tag_id_of, unlock_form
 from tests.robustness.served import BIN, free_port
 
@@ -80,9 +83,10 @@ def test_with_a_token_set_every_client_must_send_it(token_app):
     assert client.get("/metrics", headers=right, environ_base=remote).status_code == 200
 
 
-def test_the_token_is_read_from_the_environment(settings, monkeypatch):
-    monkeypatch.setenv("TAGSERVICE_METRICS_TOKEN", TOKEN)
-    app = create_app({"settings": settings, "SECRET_KEY": "test-secret", "TESTING": True})
+def test_the_token_is_read_from_the_environment(settings):
+    environ = {"TAGSERVICE_HOME": str(settings.home), "TAGSERVICE_METRICS_TOKEN": TOKEN}
+    from_env = load_settings(environ).with_overrides(database_url=settings.database_url)
+    app = create_app({"settings": from_env, "SECRET_KEY": "test-secret", "TESTING": True})
     assert app.test_client().get("/metrics").status_code == 401
 
 

@@ -9,8 +9,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 import tagservice
-from tagservice.db import MIGRATIONS_DIR, db, upgrade_database
-from tagservice.models import GENESIS_HASH, AuditHead
+from tagservice.store.db import MIGRATIONS_DIR, db, upgrade_database
+from tagservice.store.models import GENESIS_HASH, AuditHead
 
 
 def _diff():

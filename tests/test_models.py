@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from tagservice.db import db
-from tagservice.models import Clinician, Passkey, Tag
+from tagservice.store.db import db
+from tagservice.store.models import Clinician, Passkey, Tag
 
 TODAY = date(2026, 3, 1)
 

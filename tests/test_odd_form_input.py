@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagservice import portal_forms
+from tagservice.web.portal import forms as portal_forms
 from tests.helpers import csrf_from, fixture
 from tests.portal_helpers import (
     fields_of,

@@ -11,10 +11,10 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
-from tagservice import clinicians
+from tagservice.accounts import clinicians
 from tagservice.cli.clinicians import clinician_group
-from tagservice.db import db
-from tagservice.models import AuditEvent, Passkey, WebSession
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, Passkey, WebSession
 from tests.passkey_helpers import (  # noqa: F401 (fixtures, found by name)
     EMAIL,
     ORIGIN,
@@ -29,8 +29,7 @@ from tests.passkey_helpers import (  # noqa: F401 (fixtures, found by name)
     totp_fixture,
     web_app_fixture,
 )
-
-from .webauthn_soft import SoftAuthenticator
+from tests.webauthn_soft import SoftAuthenticator
 
 
 def age_proof(app, minutes: float) -> None:
@@ -139,7 +138,7 @@ def test_the_account_page_lists_each_passkey_with_its_dates_and_the_history(
 ):
     page = signed_in.get("/account").text
     label = passkeys(app)[0]
-    from tagservice.passkey_store import short_label
+    from tagservice.accounts.passkey_store import short_label
 
     short = short_label(label.credential_id)
     assert f"Passkey {short}" in page and "never used" in page
@@ -195,7 +194,7 @@ def cli(runner):
 
 
 def test_an_administrator_lists_and_removes_one_passkey_by_its_id(app, cli, registered):
-    from tagservice.passkey_store import credential_label
+    from tagservice.accounts.passkey_store import credential_label
 
     full = credential_label(registered.credential_id)
     listed = cli("passkeys", "list", EMAIL)

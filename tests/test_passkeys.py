@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tagservice import clinicians
-from tagservice.db import db
-from tagservice.models import AuditEvent, Passkey, WebauthnChallenge
+from tagservice.accounts import clinicians
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, Passkey, WebauthnChallenge
 from tests.passkey_helpers import (  # noqa: F401 (fixtures, found by name)
     EMAIL,
     ORIGIN,
@@ -27,8 +27,7 @@ from tests.passkey_helpers import (  # noqa: F401 (fixtures, found by name)
     totp_fixture,
     web_app_fixture,
 )
-
-from .webauthn_soft import SoftAuthenticator, b64url
+from tests.webauthn_soft import SoftAuthenticator, b64url
 
 
 def events(kind: str) -> list[AuditEvent]:

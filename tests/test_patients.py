@@ -8,12 +8,15 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tagservice import access_log, audit, keys, patient_tags, patients, tags
-from tagservice import summary as summary_model
-from tagservice.db import db
+from tagservice import audit, keys
+from tagservice.accounts import patient_tags, patients
+from tagservice.accounts.throttle import SignInError, Throttled
+from tagservice.audit import access_log
 from tagservice.keys import KeyStoreError
-from tagservice.models import AuditEvent, Patient, TagStatus
-from tagservice.throttle import SignInError, Throttled
+from tagservice.store import tags
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, Patient, TagStatus
+from tagservice.summary import model as summary_model
 from tests.helpers import FAST_ARGON2, fixture
 
 PASSWORD = "correct horse battery staple"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import cards
-from tagservice import tags
-from tagservice.models import TagStatus
+from tagservice.store import tags
+from tagservice.store.models import TagStatus
 from tests.helpers import csrf_from, events, fixture, sign_in, unlock_form
 from tests.portal_helpers import (
     issue,

@@ -8,8 +8,8 @@ import re
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from tagservice import summary as summary_model
-from tagservice.db import db
+from tagservice.store.db import db
+from tagservice.summary import model as summary_model
 from tests.helpers import FIXTURES, fixture
 from tests.portal_helpers import (
     SHARED_IPS,

@@ -11,10 +11,10 @@ import pyotp
 import pytest
 from click.testing import CliRunner
 
-from tagservice import clinicians
 from tagservice import demo as demo_module
+from tagservice.accounts import clinicians
+from tagservice.accounts.clinicians import DEMO_EMAIL, DEMO_PASSWORD
 from tagservice.cli import main
-from tagservice.clinicians import DEMO_EMAIL, DEMO_PASSWORD
 from tests.helpers import csrf_from, enable_clinician_sign_in, plant_clinician_session
 
 

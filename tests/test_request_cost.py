@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from flask_limiter import Limiter
 
-from tagservice import auth, create_app
-from tagservice.db import db
+from tagservice import create_app
+from tagservice.store.db import db
+from tagservice.web import auth
 
 
 @pytest.fixture

@@ -15,22 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from tagservice import (
-    alerts,
-    audit,
-    auth,
-    capacity,
-    create_app,
-    crypto,
-    dates,
-    keys,
-    summary_view,
-    tags,
-)
-from tagservice import summary as summary_model
-from tagservice.db import db
-from tagservice.models import Clinician
-from tagservice.security import limiter
+from tagservice import audit, create_app, crypto, keys
+from tagservice.store import tags
+from tagservice.store.db import db
+from tagservice.store.models import Clinician
+from tagservice.summary import alerts, capacity
+from tagservice.summary import display as summary_view
+from tagservice.summary import model as summary_model
+from tagservice.web import auth, dates
+from tagservice.web.security import limiter
 from tests.helpers import FIXTURES, csrf_from, fixture, path_of, sign_in, tag_id_of, unlock_form
 
 # ------------------------------------------------------------------ helpers

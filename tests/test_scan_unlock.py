@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from tagservice import audit, crypto, keys, tags, unlock
-from tagservice.db import db
+from tagservice import audit, crypto, keys, unlock
+from tagservice.store import tags
+from tagservice.store.db import db
 from tests.helpers import (
     csrf_from,
     events,
@@ -221,7 +222,7 @@ def test_every_scan_is_audited_with_who_scanned_it(client, app, tag_url, setting
 @pytest.mark.parametrize("given,shown", [("pl", "Polish (pl)"), ("en-NZ", "English (en-NZ)"),
                                          ("Polish", "Polish"), (None, None)])
 def test_preferred_language_code_is_shown_by_name(given, shown):
-    from tagservice.summary_view import language_name
+    from tagservice.summary.display import language_name
 
     assert language_name(given) == shown
 
@@ -298,7 +299,7 @@ def test_a_tag_sealed_to_a_reader_key_this_service_never_had_is_invalid_at_the_s
 
 
 def _paramedic(app):
-    from tagservice.models import Clinician
+    from tagservice.store.models import Clinician
 
     with app.app_context():
         clinician = Clinician(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tagservice import keys, patients
+from tagservice import keys
+from tagservice.accounts import patients
 from tests.helpers import FAST_ARGON2, clinician_with_totp, csrf_from, enable_clinician_sign_in
 
 EMAIL = "ann.medic@example.nhs.uk"

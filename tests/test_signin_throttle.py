@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tagservice import clinicians, patients, throttle
-from tagservice.db import db
-from tagservice.models import AuditEvent, SigninFailure
-from tagservice.throttle import SignInError, Throttled
+from tagservice.accounts import clinicians, patients, throttle
+from tagservice.accounts.throttle import SignInError, Throttled
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, SigninFailure
 from tests.helpers import FAST_ARGON2, clinician_with_totp, csrf_from, enable_clinician_sign_in
 
 PASSWORD = "correct horse battery"
@@ -249,7 +249,7 @@ def test_a_wrong_code_and_a_wrong_password_take_about_the_same_time(app, setting
     app.config.pop("ARGON2_PARAMS", None)
     with app.app_context():
         clinician = clinicians.find_clinician(EMAIL)
-        from tagservice import credentials
+        from tagservice.accounts import credentials
 
         clinician.password_hash = credentials.hash_password(PASSWORD)
         db.session.commit()

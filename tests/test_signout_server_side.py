@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from tagservice.db import db
+from tagservice.store.db import db
 from tests.helpers import (
     FAST_ARGON2,
     clinician_with_totp,
@@ -130,7 +130,7 @@ def test_a_cookie_request_reads_the_session_in_the_one_query_that_loads_the_clin
 
 
 def test_a_bearer_api_request_never_reads_the_session_table(web, totp, tag_url, monkeypatch):
-    from tagservice import sessions
+    from tagservice.accounts import sessions
 
     client = web.test_client()
     body = {"email": EMAIL, "password": PASSWORD, "totp": totp.now()}

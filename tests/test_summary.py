@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tagservice import summary
-from tagservice.alerts import critical_alerts
-from tagservice.summary import (
+import tagservice
+from tagservice.summary.alerts import critical_alerts
+from tagservice.summary.model import (
     PRIORITY,
     FieldError,
     SummaryError,
@@ -22,7 +22,7 @@ from tagservice.summary import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMA = json.loads(
-    (Path(summary.__file__).parent / "schema" / "summary.schema.json").read_text("utf-8")
+    (Path(tagservice.__file__).parent / "schema" / "summary.schema.json").read_text("utf-8")
 )
 TODAY = date(2026, 11, 27)
 

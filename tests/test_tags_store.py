@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tagservice.audit import EventKind, record_event, verify_chain
-from tagservice.db import begin_write, db
-from tagservice.models import AuditEvent
-from tagservice.tags import (
+from tagservice.store.db import begin_write, db
+from tagservice.store.models import AuditEvent
+from tagservice.store.tags import (
     cards_depending_on_key,
     expire_tags_for_key,
     get_tag,

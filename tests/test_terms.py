@@ -1,4 +1,4 @@
-"""The terminology (tagservice.terms) and the red lines it produces (tagservice.alerts).
+"""The terminology (summary/terms.py) and the red lines it produces (summary/alerts.py).
 
 One table per concept group: each wording or code → the red line a paramedic
 sees; each negation or status → no line. The same answers hold for the
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tagservice import terms
-from tagservice.alerts import critical_alerts, derived_alerts
+from tagservice.summary import terms
+from tagservice.summary.alerts import critical_alerts, derived_alerts
 
 ATC = "http://www.whocc.no/atc"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"

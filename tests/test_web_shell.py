@@ -11,8 +11,9 @@ import pytest
 from flask import Blueprint, abort, flash, g, render_template, render_template_string
 from sqlalchemy.exc import OperationalError
 
-from tagservice import create_app, errors, pages
-from tagservice.security import csrf, limiter
+from tagservice import create_app
+from tagservice.web import errors, pages
+from tagservice.web.security import csrf, limiter
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tagservice"
 CSS = PACKAGE / "static" / "app.css"
@@ -490,7 +491,7 @@ def test_the_unavailable_page_offers_to_retry_the_same_page(web_client):
 
 
 def test_the_retry_link_never_leaves_the_site(web):
-    from tagservice.errors import retry_url
+    from tagservice.web.errors import retry_url
 
     with web.test_request_context(environ_overrides={"PATH_INFO": "//evil.example/x"}):
         assert retry_url() == "/evil.example/x"

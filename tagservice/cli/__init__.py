@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import click
-from flask.cli import FlaskGroup
+# Importing these modules adds their commands to `main`.
+from tagservice.cli import demo, doctor, tags  # noqa: F401
+from tagservice.cli.audit import audit as _audit_group
+from tagservice.cli.clinicians import clinician_group as _clinician_group
+from tagservice.cli.group import CommandError, main
+from tagservice.cli.keys import keys_group as _keys_group
 
-from .. import create_app
-from ..config import ConfigError
-
-
-class CommandError(click.ClickException):
-    """One line on stderr, exit code 2, no traceback."""
-
-    exit_code = 2
-
-
-def _app_factory():
-    try:
-        return create_app()
-    except ConfigError as e:
-        raise CommandError(str(e)) from None
-
-
-main = FlaskGroup(
-    name="tagservice",
-    help="Issue, read and administer emergency-summary tags.",
-    create_app=_app_factory,
-    add_default_commands=True,
-    add_version_option=False,
-    set_debug_flag=False,
-    load_dotenv=False,
-)
-
-from . import demo as _demo  # noqa: E402, F401  (these two register commands on `main`)
-from . import doctor as _doctor  # noqa: E402, F401
-from . import tags as _tags  # noqa: E402, F401
-from .audit import audit as _audit_group  # noqa: E402
-from .clinicians import clinician_group as _clinician_group  # noqa: E402
-from .keys import keys_group as _keys_group  # noqa: E402
+__all__ = ["CommandError", "main"]
 
 for _group in (_keys_group, _audit_group, _clinician_group):
     main.add_command(_group)

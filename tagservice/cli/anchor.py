@@ -21,17 +21,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from ..audit import verify_chain
-from ..db import db
-from ..models import AuditEvent, AuditHead
-from .audit import audit
+from tagservice import clock
+from tagservice.audit import verify_chain
+from tagservice.cli.audit import audit
+from tagservice.store.db import db
+from tagservice.store.models import AuditEvent, AuditHead
 
 
 def _iso(event: AuditEvent) -> str:
@@ -123,7 +123,7 @@ def anchor(log: Path) -> None:
         if failure:
             click.echo(failure, err=True)
             sys.exit(1)
-    line = json.dumps({**head, "anchored_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    line = json.dumps({**head, "anchored_at": clock.utcnow().isoformat(timespec="seconds")})
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (line + "\n").encode())

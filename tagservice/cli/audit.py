@@ -9,7 +9,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from ..audit import (
+from tagservice import clock
+from tagservice.audit import (
     EventKind,
     event_to_dict,
     iter_events,
@@ -17,7 +18,6 @@ from ..audit import (
     to_fhir_audit_event,
     verify_chain,
 )
-from ..db import utcnow
 
 
 @click.group()
@@ -83,4 +83,4 @@ def _open_private(path: str):
 
 
 def _now() -> str:
-    return utcnow().isoformat(timespec="seconds")
+    return clock.utcnow().isoformat(timespec="seconds")

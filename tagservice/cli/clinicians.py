@@ -15,11 +15,11 @@ import segno
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .. import clinicians as accounts
-from .. import passkey_store
-from ..db import db
-from ..models import Clinician
-from . import CommandError
+from tagservice.accounts import clinicians as accounts
+from tagservice.accounts import passkey_store
+from tagservice.cli.group import CommandError
+from tagservice.store.db import db
+from tagservice.store.models import Clinician
 
 
 class _OneLineCommand(click.Command):

@@ -8,8 +8,8 @@ import click
 import segno
 from flask import current_app
 
-from .. import demo
-from . import CommandError, main
+from tagservice import demo
+from tagservice.cli.group import CommandError, main
 
 
 def _terminal_qr(text: str) -> str:

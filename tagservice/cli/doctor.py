@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
-from ..config import ConfigError, load_settings
-from . import anchor as _anchor  # noqa: F401  (registers `tagservice audit head`)
-from . import main
-from .doctor_checks import (
+from tagservice import clock
+from tagservice.cli import anchor as _anchor  # noqa: F401  (registers `tagservice audit head`)
+from tagservice.cli.doctor_checks import (
     FAIL,
     WARN,
     Check,
@@ -41,6 +40,8 @@ from .doctor_checks import (
     ok,
     safe_error,
 )
+from tagservice.cli.group import main
+from tagservice.config import ConfigError, load_settings
 
 # ------------------------------------------------------------ running it all
 
@@ -52,7 +53,7 @@ def run_checks(
 ) -> list[Check]:
     """Every check, in the order an operator would fix them."""
     environ = os.environ if environ is None else environ
-    now = now or datetime.now(UTC)
+    now = now or clock.utcnow()
     try:
         settings = load_settings(environ)
     except ConfigError as e:
@@ -67,7 +68,7 @@ def run_checks(
     if any(r.status == FAIL for r in results):
         results.append(fail("service", "not started: fix the failures above first"))
         return results
-    from .. import create_app
+    from tagservice import create_app
 
     try:
         app = (app_factory or create_app)({"settings": settings})
@@ -80,7 +81,7 @@ def run_checks(
         results.extend(check_clock(app, now))
         results.extend(check_demo(app, settings))
     with app.app_context():
-        from ..db import db
+        from tagservice.store.db import db
 
         db.engine.dispose()
     return results

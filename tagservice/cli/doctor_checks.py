@@ -16,8 +16,8 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import keys
-from ..config import ConfigError, Settings
+from tagservice import keys
+from tagservice.config import ConfigError, Settings
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
 # Secret keys that tutorials and our own tests use: never acceptable for real use.
@@ -214,8 +214,8 @@ def check_database(app) -> Iterator[Check]:
     from alembic.script import ScriptDirectory
     from sqlalchemy import text
 
-    from ..audit import verify_chain
-    from ..db import MIGRATIONS_DIR, db
+    from tagservice.audit import verify_chain
+    from tagservice.store.db import MIGRATIONS_DIR, db
 
     with app.app_context():
         try:
@@ -301,8 +301,8 @@ def _human(delta: timedelta) -> str:
 def check_clock(app, now: datetime) -> Iterator[Check]:
     from sqlalchemy import select, text
 
-    from ..db import db
-    from ..models import AuditEvent
+    from tagservice.store.db import db
+    from tagservice.store.models import AuditEvent
 
     with app.app_context():
         try:
@@ -324,8 +324,8 @@ def check_demo(app, settings: Settings) -> Iterator[Check]:
     if not settings.production:
         yield ok("demo accounts", f"allowed outside production (TAGSERVICE_ENV={settings.env})")
         return
-    from ..clinicians import DEMO_EMAIL, find_clinician
-    from ..db import db
+    from tagservice.accounts.clinicians import DEMO_EMAIL, find_clinician
+    from tagservice.store.db import db
 
     with app.app_context():
         try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import keys
-from . import CommandError
+from tagservice import clock, keys
+from tagservice.cli.group import CommandError
 
 keys_group = AppGroup("keys", help="List, rotate, retire, destroy and export the tag keys.")
 
@@ -20,7 +19,7 @@ def _settings():
 
 
 def _audit(kind, **details):
-    from .. import audit
+    from tagservice import audit
 
     audit.record_event(kind, outcome="success", actor_type="cli", **details)
 
@@ -44,13 +43,13 @@ def list_keys():
 @click.option("--reader", "roles", flag_value="reader", multiple=True, help="rotate the reader key")
 def rotate(roles):
     """Make new keys (both unless --issuer or --reader); old keys keep working until retired."""
-    from ..audit import EventKind
+    from tagservice.audit import EventKind
 
     settings = _settings()
     kek = keys.load_kek(settings)
     keyring = keys.load_keyring(settings)
     for role in roles or tuple(keys.ROLES):
-        keyring, record = keyring.add(role, kek, datetime.now(UTC))
+        keyring, record = keyring.add(role, kek, clock.utcnow())
         keys.save_keyring(settings, keyring)
         _audit(EventKind.KEY_ROTATED, role=role, kid=record.kid)
         click.echo(f"new {role} key {record.kid} now issues; older keys still verify")
@@ -61,14 +60,14 @@ def rotate(roles):
 @click.option("--force", is_flag=True, help="retire even the only active key of its role")
 def retire(kid: str, force: bool):
     """Retire KID: tags it signed or encrypted are refused from now on."""
-    from ..audit import EventKind
+    from tagservice.audit import EventKind
 
     settings = _settings()
     try:
-        keyring = keys.load_keyring(settings).retire(kid.lower(), datetime.now(UTC), force)
+        keyring = keys.load_keyring(settings).retire(kid.lower(), clock.utcnow(), force)
     except keys.KeyStoreError as e:
         raise CommandError(str(e)) from None
-    from .. import tags
+    from tagservice.store import tags
 
     keys.save_keyring(settings, keyring)
     expired = tags.expire_tags_for_key(kid.lower())
@@ -86,14 +85,14 @@ def destroy(kid: str, yes: bool, force: bool):
     Only a retired key, and only once every card made with it has been reissued or
     revoked (the tag register says so), unless --force.
     """
-    from .. import tags
-    from ..audit import EventKind
+    from tagservice.audit import EventKind
+    from tagservice.store import tags
 
     settings = _settings()
     kid = kid.strip().lower()
     ring = keys.load_keyring(settings)
     try:
-        destroyed = ring.destroy(kid, datetime.now(UTC))
+        destroyed = ring.destroy(kid, clock.utcnow())
     except keys.KeyStoreError as e:
         raise CommandError(str(e)) from None
     waiting = tags.cards_depending_on_key(kid)
@@ -136,8 +135,8 @@ def change_kek_command():
     finish or undo a change that was killed). Stop the service first when the KEK
     comes from TAGSERVICE_KEK: it cannot start again until that is set to the new one.
     """
-    from .. import create_app, kek_change
-    from ..config import ConfigError, load_settings
+    from tagservice import create_app, kek_change
+    from tagservice.config import ConfigError, load_settings
 
     try:
         settings = load_settings()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 
-from .. import alerts, boundedjson, capacity, crypto, keys
-from .. import summary as summary_model
-from ..config import ConfigError, load_settings
-from . import CommandError, main
+from tagservice import boundedjson, clock, crypto, keys
+from tagservice.cli.group import CommandError, main
+from tagservice.config import ConfigError, load_settings
+from tagservice.summary import alerts, capacity
+from tagservice.summary import model as summary_model
 
 LAYOUTS = ("wallet", "keyring")
 OUTPUT_SUFFIXES = (".txt", ".png", ".pdf")
@@ -31,7 +32,8 @@ def load_summary_file(path: str, today, base_url: str, strict: bool = False
     comes back as notes, or, with `strict`, refuses. Native JSON is the
     patient's own summary and is taken whole or refused.
     """
-    from .. import fhir, fit
+    from tagservice.fhir import importer as fhir
+    from tagservice.summary import fit
 
     try:
         data = boundedjson.read_file(path, boundedjson.IMPORT)
@@ -66,7 +68,8 @@ def _field_errors(error: summary_model.SummaryError) -> str:
 @main.command("init", with_appcontext=False)
 def init_command():
     """Create keys, secret key and database for a local instance (idempotent)."""
-    from .. import create_app, db
+    from tagservice import create_app
+    from tagservice.store import db
 
     try:
         settings = load_settings()
@@ -129,12 +132,13 @@ def issue_command(
     left off or shortened is printed as a `note:` line (--strict refuses instead).
     No critical line is printed unless --critical-line or --critical-auto asks.
     """
-    from .. import audit, tags
-    from ..audit import EventKind
+    from tagservice import audit
+    from tagservice.audit import EventKind
+    from tagservice.store import tags
 
     settings = _settings()
     _check_output_options(Path(out), layout, critical_line, critical_auto, sheet)
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     summary, warnings = load_summary_file(summary_file, now.date(), settings.base_url, strict)
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
@@ -242,8 +246,8 @@ def _write_output(path: Path, url: str, card: dict, tag_id: str, issued, review)
 )
 def decode_command(tag_url: str, reason: str):
     """Print the decrypted summary of TAG_URL as JSON (admin; audited first)."""
-    from .. import audit
-    from ..audit import EventKind
+    from tagservice import audit
+    from tagservice.audit import EventKind
 
     settings = _settings()
     keyset = keys.load_keyset(settings)
@@ -265,7 +269,7 @@ def decode_command(tag_url: str, reason: str):
         reason_text=reason,
     )
     try:
-        opened = crypto.open_tag(data, keyset, datetime.now(UTC))
+        opened = crypto.open_tag(data, keyset, clock.utcnow())
     except crypto.InvalidTag as e:
         raise CommandError(str(e)) from None
     for warning in opened.warnings:
@@ -281,7 +285,7 @@ def capacity_command(summary_file: str):
         settings = load_settings()
     except ConfigError as e:
         raise CommandError(str(e)) from None
-    summary, warnings = load_summary_file(summary_file, datetime.now(UTC).date(),
+    summary, warnings = load_summary_file(summary_file, clock.utcnow().date(),
                                           settings.base_url)
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
@@ -296,9 +300,10 @@ def capacity_command(summary_file: str):
 @click.option("--reason", required=True, help="why (e.g. 'reported lost by phone'); audited")
 def revoke_command(tag_id: str, reason: str):
     """Revoke the card with TAG_ID (as printed on its back): scans are refused at once."""
-    from .. import audit, tags
-    from ..audit import EventKind
-    from ..db import begin_write
+    from tagservice import audit
+    from tagservice.audit import EventKind
+    from tagservice.store import tags
+    from tagservice.store.db import begin_write
 
     compact_id = "".join(tag_id.split()).lower()
     try:

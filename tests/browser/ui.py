@@ -117,7 +117,7 @@ class Server:
         self.app.config["ARGON2_PARAMS"] = FAST_ARGON2
 
     def close(self) -> None:
-        from tagservice.db import db
+        from tagservice.store.db import db
 
         with self.app.app_context():
             db.engine.dispose()
@@ -136,7 +136,7 @@ class Server:
 
     def clinician(self, role: str = "paramedic", name: str = "Pat Medic") -> Clinician:
         """A new clinician account (as `tagservice clinician add` makes, with a fast hash)."""
-        from tagservice import clinicians
+        from tagservice.accounts import clinicians
 
         register, number = REGISTRATIONS[role]
         email = f"{role}-{secrets.token_hex(4)}@example.nhs.uk"
@@ -148,7 +148,8 @@ class Server:
 
     def issue(self, fixture: str = "summary-typical.json") -> str:
         """Issue a tag as `tagservice issue` does; returns the URL printed in the QR code."""
-        from tagservice import crypto, keys, tags
+        from tagservice import crypto, keys
+        from tagservice.store import tags
 
         summary = json.loads((FIXTURES / fixture).read_text())
         with self.app.app_context():
@@ -167,14 +168,14 @@ class Server:
         return crypto.verify_tag(url, keys.load_keyset(self.settings)).tag_id_hex
 
     def revoke(self, url: str) -> None:
-        from tagservice import tags
+        from tagservice.store import tags
 
         with self.app.app_context():
             tags.revoke_tag(self.tag_id(url), "card lost")
 
     def events(self, kind: str, tag_id: str | None = None) -> list:
-        from tagservice.db import db
-        from tagservice.models import AuditEvent
+        from tagservice.store.db import db
+        from tagservice.store.models import AuditEvent
 
         with self.app.app_context():
             query = db.select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)

@@ -21,8 +21,9 @@ import pyotp
 import pytest
 from sqlalchemy import event
 
-from tagservice import clinicians, create_app, crypto
-from tagservice.db import db
+from tagservice import audit, create_app, crypto
+from tagservice.accounts import clinicians
+from tagservice.store.db import db
 from tests.helpers import FAST_ARGON2, csrf_from, events, path_of, plant_clinician_session
 from tests.robustness import served
 
@@ -251,13 +252,13 @@ def test_postgresql_dying_just_before_the_audit_insert_shows_nothing(
         pytest.skip("needs a PostgreSQL server (TAGSERVICE_TEST_DATABASE_URL)")
     from sqlalchemy import create_engine, text
 
-    from tagservice import audit
-    from tagservice.db import engine_url
+    from tagservice.store import statements
+    from tagservice.store.db import engine_url
 
     # Given our own server connection is terminated as the audit INSERT is about to run
     # (only this test's backend: other tests sharing the server are not disturbed)
     killer = create_engine(engine_url(settings.database_url))
-    insert = audit._INSERT_EVENT
+    insert = statements.AUDIT_INSERT_EVENT
 
     class TerminatedFirst:
         binds = insert.binds
@@ -270,7 +271,7 @@ def test_postgresql_dying_just_before_the_audit_insert_shows_nothing(
                 k.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             insert.execute(conn, *params)
 
-    monkeypatch.setattr(audit, "_INSERT_EVENT", TerminatedFirst())
+    monkeypatch.setattr(statements, "AUDIT_INSERT_EVENT", TerminatedFirst())
     try:
         response = api_unlock(app, account["token"], account["url"])
     finally:
@@ -286,7 +287,6 @@ def test_postgresql_dying_just_before_the_audit_insert_shows_nothing(
 def test_a_database_at_its_size_cap_refuses_the_unlock_and_recovers(app, settings, account):
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("SQLite's max_page_count")
-    from tagservice import audit
 
     # Given every connection capped at the file's current size, and the audit table
     # filled (through the real append) until the database refused another event
@@ -343,7 +343,7 @@ def tiny_disk(tmp_path):
 def test_a_full_disk_on_the_audit_write_refuses_the_unlock(settings, tiny_disk, tag_factory, app):
     if not settings.database_url.startswith("sqlite"):
         pytest.skip("the SQLite file on a tiny disk")
-    from tagservice.db import upgrade_database
+    from tagservice.store.db import upgrade_database
 
     # Given the database on a 2 MB disk, its log emptied, and the rest of the disk filled
     url = tag_factory()  # keys stay in the instance folder, off the tiny disk

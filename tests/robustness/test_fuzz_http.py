@@ -23,8 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tagservice import clinicians, create_app, openapi
-from tagservice.db import db, upgrade_database
+from tagservice import create_app
+from tagservice.accounts import clinicians
+from tagservice.store.db import db, upgrade_database
+from tagservice.web import openapi
 from tests.helpers import FAST_ARGON2, csrf_from, path_of, plant_clinician_session
 
 SCHEMA = schemathesis.openapi.from_dict(openapi.document())
@@ -55,7 +57,8 @@ class Counter:
 @pytest.fixture
 def fuzz(settings, tmp_path):
     """An app with rate limits off (so fuzzing reaches the views), two accounts and a tag."""
-    from tagservice import crypto, keys, tags
+    from tagservice import crypto, keys
+    from tagservice.store import tags
 
     app = create_app(
         {

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tagservice import create_app, keys, summary
-from tagservice.db import db, upgrade_database
+from tagservice import create_app, keys
+from tagservice.store.db import db, upgrade_database
+from tagservice.summary import model as summary
 from tests.helpers import FAST_ARGON2, csrf_from, fixture
 from tests.portal_helpers import fields_of, issue, multipart, save, signup
 

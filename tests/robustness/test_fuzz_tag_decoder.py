@@ -26,7 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagservice import compact, crypto, summary
+from tagservice import crypto
+from tagservice.summary import compact
+from tagservice.summary import model as summary
 from tests.helpers import fixture
 from tests.vectors.make_vectors import keyset
 

@@ -32,7 +32,7 @@ import pytest
 
 from tests.robustness import served, services
 
-SIGNIN_PER_MINUTE = 10  # tagservice.auth.SIGNIN_LIMIT
+SIGNIN_PER_MINUTE = 10  # tagservice.web.auth.SIGNIN_LIMIT
 WORKERS = 2  # per host
 
 

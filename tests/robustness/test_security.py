@@ -33,8 +33,10 @@ import limits.strategies
 import pyotp
 import pytest
 
-from tagservice import clinicians, create_app, credentials
-from tagservice.db import db, upgrade_database
+from tagservice import clock as service_clock
+from tagservice import create_app
+from tagservice.accounts import clinicians, credentials
+from tagservice.store.db import db, upgrade_database
 from tests.helpers import (
     FAST_ARGON2,
     csrf_from,
@@ -91,7 +93,7 @@ def clock(monkeypatch):
     fake_time = types.SimpleNamespace(time=clock.time)
     monkeypatch.setattr(limits.storage.memory, "time", fake_time)
     monkeypatch.setattr(limits.strategies, "time", fake_time, raising=False)
-    monkeypatch.setattr(clinicians, "utcnow", clock.utcnow)
+    monkeypatch.setattr(service_clock, "utcnow", clock.utcnow)  # the whole service's clock
     return clock
 
 
@@ -102,7 +104,7 @@ def guesses(monkeypatch):
     real = credentials.verify_password
 
     def counting(clinician, password):
-        seen.append(clinicians.utcnow().timestamp())
+        seen.append(service_clock.utcnow().timestamp())
         return real(clinician, password)
 
     monkeypatch.setattr(credentials, "verify_password", counting)
@@ -260,7 +262,7 @@ def signed_in_clinician(app):
 
 
 def signed_in_patient(app):
-    from tagservice import patients
+    from tagservice.accounts import patients
 
     client = app.test_client()
     with app.app_context():
@@ -319,7 +321,7 @@ def test_every_route_answers_with_the_security_headers_signed_in_or_not(limited)
         if "GET" in rule.methods:
             paths.add(sample_path(rule))
     with app.test_request_context():
-        from tagservice.security import asset_url
+        from tagservice.web.security import asset_url
 
         paths.add(asset_url("app.css"))
     paths |= {"/no-such-page", "/T/" + "A" * 300, "/static/no-such-file.css"}

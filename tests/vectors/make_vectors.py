@@ -22,7 +22,9 @@ import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from tagservice import compact, crypto, summary
+from tagservice import crypto
+from tagservice.summary import compact
+from tagservice.summary import model as summary
 from tests.vectors import hpke_ref
 
 HERE = Path(__file__).parent

@@ -1,0 +1,221 @@
+"""The patient's card: make (issue) a tag, print or download it, cancel it, see who opened it.
+
+Issuing seals the saved draft, so the card always holds what the editor
+showed as valid and fitting. The back of the card prints only the critical
+lines the patient ticked (none by default): a card dropped in the street
+should not tell a stranger more than the patient chose.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import date
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+
+import cards
+from tagservice.accounts import patient_tags, patients
+from tagservice.audit import access_log
+from tagservice.summary import model as summary_model
+from tagservice.web import edge
+from tagservice.web.portal import forms
+from tagservice.web.portal.blueprint import bp, patient_required
+from tagservice.web.security import limiter
+
+ISSUE_LIMIT = "20 per hour"
+PRINT_QR_PIXELS = 200
+LAYOUTS = ("wallet", "keyring")
+CRITICAL_SEPARATOR = "; "
+FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+_CURSOR = re.compile(r"[0-9]{1,18}")
+
+
+def _card_page(status: int = 200, **extra):
+    patient = g.patient
+    card = patients.load_card(patient)
+    chosen = set(patients.load_print_critical(patient))
+    page = render_template(
+        "portal/card.html",
+        card=card,
+        current=patient_tags.current_tag(patient),
+        history=patient_tags.patient_tags(patient),
+        chosen=chosen,
+        refuse_superseded=patient.refuse_superseded,
+        revoke_reasons=patient_tags.REVOKE_REASONS,
+        describe=forms.describe_path,
+        **extra,
+    )
+    return page, status
+
+
+@bp.get("/card")
+@patient_required
+def card():
+    return _card_page()
+
+
+@bp.post("/card/issue")
+@patient_required
+@limiter.limit(ISSUE_LIMIT)
+def issue():
+    """Make a new card from the saved summary; the last card is replaced or cancelled."""
+    draft = patients.load_draft(g.patient)
+    if draft is None:
+        flash("Enter your summary first.", "warning")
+        return redirect(url_for("portal.edit_summary"))
+    refuse = request.form.get("refuse_superseded") == "yes"
+    try:
+        issued = patient_tags.issue(
+            g.patient, draft, refuse_superseded=refuse, client=edge.client_label()
+        )
+    except summary_model.SummaryError as e:
+        checked = forms.Checked(draft)
+        for error in e.errors:
+            checked.errors.setdefault(error.path, []).append(error.message)
+        return _card_page(400, refused=checked)
+    chosen = patients.load_print_critical(g.patient)
+    card = patients.load_card(g.patient) or {}
+    still = [line for line in chosen if line in card.get("critical", [])]
+    if still != chosen:
+        patients.save_card_options(g.patient, g.patient.refuse_superseded, still)
+    if issued.previous_revoked:
+        flash("Your new card is ready. Your old card is cancelled: scanning it is refused.")
+    elif issued.previous:
+        flash("Your new card is ready. Your old card still opens, with a warning that it "
+              "has been replaced.")  # fmt: skip
+    else:
+        flash("Your card is ready. Print it or download it below.")
+    return redirect(url_for("portal.card"))
+
+
+@bp.post("/card/options")
+@patient_required
+def card_options():
+    """Which critical lines to print on the back (none unless ticked)."""
+    card = patients.load_card(g.patient) or {}
+    available = card.get("critical", [])
+    picked = {forms.form_number(i) for i in request.form.getlist("critical")}
+    chosen = [line for index, line in enumerate(available) if index in picked]
+    if chosen:
+        try:
+            cards.check_card(
+                first_name=card.get("first_name", ""),
+                issuer=patient_tags.issuer_name(),
+                critical_line=CRITICAL_SEPARATOR.join(chosen),
+            )
+        except cards.CardError as e:
+            return _card_page(400, options_error=f"That does not fit on the card: {e}")
+    patients.save_card_options(g.patient, g.patient.refuse_superseded, chosen)
+    flash("Saved. Print or download the card again to see the change.")
+    return redirect(url_for("portal.card"))
+
+
+@bp.post("/card/revoke")
+@patient_required
+def revoke():
+    """Cancel a card at once: anyone scanning it is refused from now on."""
+    tag_id = request.form.get("tag_id", "")
+    reason = request.form.get("reason", "")
+    if request.form.get("confirm") != "yes" or reason not in patient_tags.REVOKE_REASONS:
+        return _card_page(400, revoke_error="Choose why, and tick the box to confirm.")
+    try:
+        patient_tags.revoke(g.patient, tag_id, reason, edge.client_label())
+    except (LookupError, ValueError):
+        abort(404)
+    flash("That card is cancelled. Anyone who scans it now is told it cannot be opened.")
+    return redirect(url_for("portal.card"))
+
+
+def _critical_line(card: dict) -> str | None:
+    chosen = [line for line in patients.load_print_critical(g.patient)
+              if line in card.get("critical", [])]  # fmt: skip
+    return CRITICAL_SEPARATOR.join(chosen) or None
+
+
+def _issued_card() -> dict | None:
+    """The details of the patient's card if it still works, else None."""
+    card = patients.load_card(g.patient)
+    current = patient_tags.current_tag(g.patient)
+    if card is None or current is None or current.tag_id != card["tag_id"]:
+        return None
+    return card if current.status == "active" else None
+
+
+def _no_card():
+    flash("You have no card that works now. Make a new one below.", "warning")
+    return redirect(url_for("portal.card"))
+
+
+@bp.get("/card/card.<fmt>")
+@patient_required
+def download(fmt: str):
+    """The card as PNG (`?side=back` for the back) or PDF (`?sheet=1`: an A4 sheet to
+    cut out; `?layout=keyring`: a key-ring insert), drawn by cards.render_card."""
+    layout = request.args.get("layout", "wallet")
+    side = request.args.get("side", "front") if fmt == "png" else "front"
+    if fmt not in FORMATS or layout not in LAYOUTS or side not in ("front", "back"):
+        abort(404)
+    if layout == "keyring" and side == "back":
+        abort(404)
+    card = _issued_card()
+    if card is None:
+        return _no_card()
+    try:
+        data = cards.render_card(
+            card["url"],
+            first_name=card["first_name"],
+            tag_id=card["tag_id"],
+            issued=date.fromisoformat(card["issued"]),
+            review=date.fromisoformat(card["review"]) if card.get("review") else None,
+            issuer=patient_tags.issuer_name(),
+            critical_line=_critical_line(card),
+            layout=layout,
+            fmt=fmt,
+            sheet=fmt == "pdf" and request.args.get("sheet") == "1",
+            side=side,
+        )
+    except cards.CardError as e:  # its message names no patient data, only what to change
+        return _card_page(422, download_error=f"This card cannot be drawn as a file: {e}")
+    response = current_app.response_class(data, mimetype=FORMATS[fmt])
+    parts = ["emergency-card", card["tag_id"][:4], layout, side if fmt == "png" else ""]
+    name = "-".join(p for p in parts if p) + f".{fmt}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/card/print")
+@patient_required
+def print_view():
+    """A plain page to print: the QR code, the first name, the tag id and chosen lines."""
+    card = _issued_card()
+    if card is None:
+        return _no_card()
+    # Whole pixels per module (no blurry scaling), about 5 cm across on screen and paper.
+    modules = cards.qr_version(card["url"]) * 4 + 17 + 8  # the symbol plus its quiet zone
+    scale = max(2, PRINT_QR_PIXELS // modules)
+    qr = base64.b64encode(cards.qr_png(card["url"], scale=scale)).decode("ascii")
+    return render_template(
+        "portal/print.html",
+        card=card,
+        qr=f"data:image/png;base64,{qr}",
+        qr_size=modules * scale,
+        critical_line=_critical_line(card),
+        issuer=patient_tags.issuer_name(),
+    )
+
+
+def _cursor(name: str) -> int | None:
+    """An ?older= or ?newer= cursor: an event id in ASCII digits, else the latest page."""
+    value = request.args.get(name, "")
+    return int(value) if _CURSOR.fullmatch(value) else None
+
+
+@bp.get("/access")
+@patient_required
+def access():
+    """Who opened the patient's cards, 50 lines a page; scans without sign-in counted per day."""
+    return render_template(
+        "portal/access.html",
+        page=access_log.page(g.patient, before=_cursor("older"), after=_cursor("newer")),
+    )

@@ -10,6 +10,7 @@ the first scan.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -74,9 +75,14 @@ class Settings:
         return replace(self, **changes)
 
 
-def load_settings(environ: os._Environ | dict | None = None) -> Settings:
+def process_environment() -> Mapping[str, str]:
+    """The process's environment variables: read here and nowhere else in the service."""
+    return os.environ
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; the instance folder supplies defaults."""
-    env = os.environ if environ is None else environ
+    env = process_environment() if environ is None else environ
     home = Path(env.get("TAGSERVICE_HOME", "instance")).expanduser().resolve()
     mode = env.get("TAGSERVICE_ENV", "development")
     if mode not in ENVIRONMENTS:

@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from tagservice import keys
 from tagservice.config import Settings
+from tagservice.store import statements
 from tagservice.store.db import begin_write, db, engine_url
 from tagservice.store.models import Clinician, Patient
 
@@ -178,10 +179,7 @@ def recover(settings: Settings) -> str | None:
     engine = create_engine(engine_url(settings.database_url))
     try:
         with engine.connect() as conn:
-            found = conn.execute(
-                text("SELECT details FROM audit_event WHERE kind = :kind ORDER BY id DESC"),
-                {"kind": "key.kek_changed"},
-            ).scalars()
+            found = conn.execute(statements.KEK_CHANGES_NEWEST_FIRST).scalars()
             committed = any(json.loads(d).get("change") == change_id for d in found)
     finally:
         engine.dispose()

@@ -1,6 +1,6 @@
 """Issue a card from a real FHIR bundle exactly as `tagservice issue BUNDLE --out tag.txt` does.
 
-Shared by tests/test_real_ips.py and bench/import_real.py: a temporary instance
+Shared by tests/unit/fhir/test_real_ips.py and bench/import_real.py: a temporary instance
 made by `tagservice init`, the real command run in-process, and the outcome
 read back the way a clinician would see it (the tag decrypted with the
 instance's keys). An outcome is one of: issued (with the summary on the card),

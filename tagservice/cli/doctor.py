@@ -13,7 +13,6 @@ counts, never a secret or a key.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -41,7 +40,7 @@ from tagservice.cli.doctor_checks import (
     safe_error,
 )
 from tagservice.cli.group import main
-from tagservice.config import ConfigError, load_settings
+from tagservice.config import ConfigError, load_settings, process_environment
 
 # ------------------------------------------------------------ running it all
 
@@ -52,7 +51,7 @@ def run_checks(
     app_factory: Callable | None = None,
 ) -> list[Check]:
     """Every check, in the order an operator would fix them."""
-    environ = os.environ if environ is None else environ
+    environ = process_environment() if environ is None else environ
     now = now or clock.utcnow()
     try:
         settings = load_settings(environ)

@@ -212,15 +212,15 @@ def check_database(app) -> Iterator[Check]:
     """Reachable, migrated to head, audit chain intact."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import text
 
     from tagservice.audit import verify_chain
+    from tagservice.store import statements
     from tagservice.store.db import MIGRATIONS_DIR, db
 
     with app.app_context():
         try:
             with db.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                conn.execute(statements.PING)
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except Exception as e:  # any driver error: report its type, never its text
             yield fail(
@@ -299,8 +299,9 @@ def _human(delta: timedelta) -> str:
 
 
 def check_clock(app, now: datetime) -> Iterator[Check]:
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
+    from tagservice.store import statements
     from tagservice.store.db import db
     from tagservice.store.models import AuditEvent
 
@@ -311,7 +312,7 @@ def check_clock(app, now: datetime) -> Iterator[Check]:
             )
             database_now = None
             if db.engine.dialect.name == "postgresql":
-                database_now = db.session.scalar(text("SELECT now()"))
+                database_now = db.session.scalar(statements.DATABASE_NOW)
         except Exception as e:
             yield fail("clock", f"cannot read the audit trail ({type(e).__name__})")
             return

@@ -1,13 +1,16 @@
 """Every raw SQL statement of the service, in one place (the rest goes through the ORM).
 
-These run on the database driver (store/driver.py) because they sit on the unlock
+Most run on the database driver (store/driver.py) because they sit on the unlock
 path, where the ORM's per-statement machinery costs more than the statement: the
 audit append (lock the head, insert the event, move the head), a bearer token's
 clinician, and a tag's status. Each is typed by the columns it binds and returns,
-so values are converted exactly as the ORM would convert them.
+so values are converted exactly as the ORM would convert them. The last few are
+SQLAlchemy text for the operator's commands (doctor, change-kek).
 """
 
 from __future__ import annotations
+
+from sqlalchemy import text
 
 from tagservice.store.driver import DriverStatement
 from tagservice.store.models import ApiToken, AuditEvent, AuditHead, Clinician, Tag
@@ -64,4 +67,12 @@ BEARER_CLINICIAN = DriverStatement(
 # One column, on every scan and unlock.
 TAG_STATUS = DriverStatement(
     "SELECT status FROM tag WHERE tag_id = ?", binds=(Tag.tag_id,), returns=(Tag.status,)
+)
+
+
+# For `tagservice doctor` and `tagservice keys change-kek` (SQLAlchemy text).
+PING = text("SELECT 1")
+DATABASE_NOW = text("SELECT now()")  # PostgreSQL's clock, compared with this machine's
+KEK_CHANGES_NEWEST_FIRST = text(
+    "SELECT details FROM audit_event WHERE kind = 'key.kek_changed' ORDER BY id DESC"
 )

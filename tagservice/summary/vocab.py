@@ -10,7 +10,7 @@ allergens and phrases; facts, not copied text.
 !! than the addition cannot read tags that use the new codes). Any other change
 !! needs a new compact format version (COMPACT_VERSION in compact.py) for the
 !! tables, or a new dictionary id for the deflate word list, with the old ones
-!! kept for reading old tags. tests/test_compact.py pins a hash of both.
+!! kept for reading old tags. tests/unit/summary/test_compact.py pins a hash of both.
 
 Table order matters too: the first 24 entries of a table cost 1 byte in the
 tag, the next 232 cost 2 bytes, so the most common entries come first.

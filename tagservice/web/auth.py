@@ -14,7 +14,6 @@ import functools
 import hashlib
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -81,7 +80,7 @@ def start_session(clinician: Clinician) -> None:
     session[sessions.SID] = sid
     session["clinician_id"] = clinician.id
     session["epoch"] = clinician.session_epoch
-    session["signed_in_at"] = int(time.time())
+    session["signed_in_at"] = int(clock.utcnow().timestamp())
     session.permanent = True
 
 
@@ -94,7 +93,7 @@ def load_signed_in_clinician() -> None:
     if clinician_id is None or request.endpoint == "static":
         return
     clinician = sessions.signed_in(Clinician, sessions.current_sid())
-    age = time.time() - session.get("signed_in_at", 0)
+    age = clock.utcnow().timestamp() - session.get("signed_in_at", 0)
     if (
         clinician is None
         or clinician.id != clinician_id

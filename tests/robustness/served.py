@@ -1,6 +1,6 @@
 """A real instance for fault tests: set up with the command line, served by gunicorn.
 
-Like tests/test_gunicorn_flow.py, but the instance can be reused by several
+Like tests/web/test_gunicorn_flow.py, but the instance can be reused by several
 servers (one set-up costs seconds: three CLI starts and a production-strength
 argon2 hash) and each server gets its own log file, so a test can read every
 line gunicorn and the app wrote.

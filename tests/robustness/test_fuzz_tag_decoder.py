@@ -1,6 +1,6 @@
 """Fuzzing the tag decoder: whatever comes in, only InvalidTag (or the real tag) comes out.
 
-tests/test_crypto.py already throws random bytes, random text, byte
+tests/unit/crypto/test_crypto.py already throws random bytes, random text, byte
 substitutions, every single-bit flip, truncations and extensions at
 `open_tag`. This file adds what a scanner or an attacker sends as *text*:
 edits of a real tag URL (insertions, deletions, substitutions, swaps, with

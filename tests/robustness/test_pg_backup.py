@@ -94,7 +94,7 @@ def test_a_pg_restore_unlocks_a_card_printed_before_the_loss_and_the_anchor_show
     again = restored.cli("audit", "anchor", str(anchors), check=False)
     assert again.returncode == 1 and anchors.read_text().splitlines() == [first, last]
     # ... and the clinician's API token from before the backup opens the card printed
-    # before the loss (signing in again works as in tests/test_backup_restore.py)
+    # before the loss (signing in again works as in tests/unit/store/test_backup_restore.py)
     with served.gunicorn(restored, tmp_path / "restored.log"):
         audit_id = unlock(restored, inst.token())
     assert audit_id > json.loads(first)["id"]

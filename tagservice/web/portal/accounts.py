@@ -18,7 +18,6 @@ never signs in): a stranger cannot use it to learn who has a card here.
 from __future__ import annotations
 
 import re
-import time
 
 import segno
 from flask import (
@@ -32,6 +31,7 @@ from flask import (
     url_for,
 )
 
+from tagservice import clock
 from tagservice.accounts import patient_tags, patients, sessions
 from tagservice.accounts.patients import PatientError
 from tagservice.accounts.throttle import SignInError, Throttled
@@ -63,7 +63,7 @@ def start_session(patient: Patient) -> None:
     session[sessions.SID] = sid
     session["patient_id"] = patient.id
     session["patient_epoch"] = patient.session_epoch
-    session["patient_signed_in_at"] = int(time.time())
+    session["patient_signed_in_at"] = int(clock.utcnow().timestamp())
     session.permanent = True
 
 

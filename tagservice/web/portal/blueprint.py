@@ -7,10 +7,10 @@ sets `g.clinician`, so a patient can never reach /unlock or /desk.
 from __future__ import annotations
 
 import functools
-import time
 
 from flask import Blueprint, current_app, g, redirect, request, session, url_for
 
+from tagservice import clock
 from tagservice.accounts import sessions
 from tagservice.store.models import Patient
 from tagservice.web.auth import safe_next
@@ -27,7 +27,7 @@ def load_signed_in_patient() -> None:
     if patient_id is None or "clinician_id" in session:
         return
     patient = sessions.signed_in(Patient, sessions.current_sid())
-    age = time.time() - session.get("patient_signed_in_at", 0)
+    age = clock.utcnow().timestamp() - session.get("patient_signed_in_at", 0)
     hours = current_app.config["TAGSERVICE"].session_hours
     if (
         patient is None

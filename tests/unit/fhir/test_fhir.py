@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from tagservice.fhir.export import ips_from_summary
 from tagservice.fhir.importer import FhirImportError, is_fhir_bundle, summary_from_ips
 from tagservice.summary import model as summary_model
+from tests.paths import FIXTURES, SHARED_IPS
 
-FIXTURES = Path(__file__).parent / "fixtures"
 OWN_BUNDLES = FIXTURES / "fhir"
 # Public HL7 IPS examples, kept outside the repository with their SOURCES.md.
-IPS_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fhir-ips"
+IPS_EXAMPLES = SHARED_IPS
 IPS_EXAMPLE_FILES = sorted(IPS_EXAMPLES.glob("*.json"))
 needs_ips_examples = pytest.mark.skipif(not IPS_EXAMPLE_FILES,
                                         reason=f"IPS example bundles not found in {IPS_EXAMPLES}")

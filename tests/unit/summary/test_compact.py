@@ -7,7 +7,6 @@ import json
 import unicodedata
 import zlib
 from datetime import date, timedelta
-from pathlib import Path
 
 import cbor2
 import pytest
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 from tagservice.summary import compact, vocab
 from tagservice.summary import model as summary
 from tagservice.summary.compact import decode, encode
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TODAY = date(2026, 11, 27)
 TYPICAL_TARGET = 48  # bytes left in a version-10-M QR after 131 bytes of tag overhead
 HEAVY_TARGET = 260

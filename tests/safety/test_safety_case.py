@@ -18,7 +18,8 @@ from pathlib import Path
 import click
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 LOG = ROOT / "docs" / "clinical-safety.md"
 COLUMNS = [
     "ID", "Hazard", "Cause", "Effect", "Initial risk", "Controls", "Residual risk", "Tests",
@@ -217,9 +218,13 @@ def test_every_named_test_is_collected_by_pytest():
 
 
 def test_every_test_in_test_safety_controls_supports_a_hazard():
-    named = {name for _h, path, name in all_refs() if path == "tests/test_safety_controls.py"}
+    named = {
+        name for _h, path, name in all_refs() if path == "tests/safety/test_safety_controls.py"
+    }
     defined = {
-        n for n in defined_tests(ROOT / "tests/test_safety_controls.py") if n.startswith("test_")
+        n
+        for n in defined_tests(ROOT / "tests/safety/test_safety_controls.py")
+        if n.startswith("test_")
     }
     assert defined - named == set(), "name these tests in the hazard log, or move them"
 

@@ -17,9 +17,9 @@ import pyotp
 import pytest
 
 from tests.helpers import gunicorn_serving
+from tests.paths import ROOT
 from tests.robustness.served import call, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from tagservice.fhir.importer import FhirImportError, summary_from_ips
 from tagservice.fhir.tolerant import MAX_ENTRIES
 from tagservice.summary import fit
 from tagservice.summary.alerts import critical_alerts
+from tests.paths import FIXTURES, SHARED_IPS
 
 TODAY = date(2026, 11, 1)
 P = "urn:uuid:00000000-0000-4000-8000-000000000001"
@@ -24,8 +24,8 @@ SUBJECT = {"reference": P}
 PATIENT = {"resourceType": "Patient", "name": [{"text": "Test Patient"}],
            "birthDate": "1950-01-01"}
 REAL_BUNDLES = sorted(
-    [*(Path(__file__).parent / "fixtures" / "real-ips").glob("*.json"),
-     *(Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fhir-ips").glob("*.json")])
+    [*(FIXTURES / "real-ips").glob("*.json"),
+     *(SHARED_IPS).glob("*.json")])
 
 
 def bundle(*resources: dict, kind: str = "document") -> dict:

@@ -16,9 +16,7 @@ from PIL import Image
 from tagservice import crypto, keys
 from tagservice.cli import main
 from tagservice.config import load_settings
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_IPS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fhir-ips"
+from tests.paths import FIXTURES, SHARED_IPS
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ from tagservice.config import load_settings
 from tagservice.store.db import db, upgrade_database
 from tagservice.store.models import AuditEvent
 from tests.helpers import csrf_from, path_of
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_FILES = ("keys.json", "kek", "secret_key")
 DATABASE = "tagservice.sqlite3"
 EMAIL = "medic@example.nhs.uk"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 from tagservice import create_app
 from tagservice.web import errors, pages
 from tagservice.web.security import csrf, limiter
+from tests.paths import ROOT
 
-PACKAGE = Path(__file__).resolve().parent.parent / "tagservice"
+PACKAGE = ROOT / "tagservice"
 CSS = PACKAGE / "static" / "app.css"
 SECRET_WORDS = "Jane Mary Doe 9434765919"  # stands in for patient data in failures
 PAYLOAD = "HQZ2AEBAGAYTSMJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

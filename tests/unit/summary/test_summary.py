@@ -19,8 +19,8 @@ from tagservice.summary.model import (
     nhs_number_is_valid,
     validate,
 )
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SCHEMA = json.loads(
     (Path(tagservice.__file__).parent / "schema" / "summary.schema.json").read_text("utf-8")
 )

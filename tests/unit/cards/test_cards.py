@@ -26,8 +26,8 @@ from cards import fonts
 from tagservice import crypto, keys
 from tagservice.cli import main
 from tagservice.config import load_settings
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 MM_PER_PX = 25.4 / 600
 WORDS = dict(
     first_name="Sam",

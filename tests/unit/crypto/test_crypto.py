@@ -6,7 +6,6 @@ import json
 import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,11 +14,10 @@ from hypothesis import strategies as st
 from tagservice import crypto
 from tagservice.summary import compact
 from tagservice.summary import model as summary
+from tests.paths import FIXTURES, VECTORS
 from tests.vectors import make_vectors
 from tests.vectors.make_vectors import KEYS, keyset
 
-VECTORS = Path(__file__).parent / "vectors"
-FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 
 

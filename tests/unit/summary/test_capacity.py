@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import segno
@@ -12,9 +11,9 @@ import segno
 from tagservice import crypto
 from tagservice.summary import capacity
 from tagservice.summary import model as summary
+from tests.paths import FIXTURES
 from tests.vectors.make_vectors import keyset
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "http://127.0.0.1:8000"
 
 

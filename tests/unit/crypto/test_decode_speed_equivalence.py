@@ -13,7 +13,6 @@ import json
 import struct
 import unicodedata
 from datetime import date, timedelta
-from pathlib import Path
 
 import cbor2
 import pytest
@@ -24,8 +23,8 @@ from tagservice import crypto
 from tagservice.summary import compact
 from tagservice.summary import model as summary
 from tagservice.summary.packing import pack_letters
+from tests.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 B32_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -73,7 +72,7 @@ def old_decode_payload(text: str) -> bytes:
     """decode_payload as it was, with base64.b32decode and a round-trip check.
 
     Finding the payload in a URL is not part of the speed-up and has its own rule
-    since (one `/T/`, no `?` or `#` before it: tests/test_crypto_guards.py and the
+    since (one `/T/`, no `?` or `#` before it: tests/unit/crypto/test_crypto_guards.py and the
     vectors), so the reference takes the payload the same way.
     """
     if not isinstance(text, str):

@@ -1,7 +1,7 @@
 """Tests for controls in the hazard log (docs/clinical-safety.md) that had none elsewhere.
 
 Each test names the hazard it supports. The hazard log refers to these tests
-by name and tests/test_safety_case.py checks that every one still exists.
+by name and tests/safety/test_safety_case.py checks that every one still exists.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import pytest
 from tagservice import create_app, keys
 from tagservice.cli.doctor import run_checks
 from tagservice.config import ConfigError, load_settings
+from tests.paths import ROOT
 from tests.robustness.served import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 

@@ -219,7 +219,7 @@ def test_an_older_code_is_refused_once_a_newer_one_was_used(paramedic):
     assert sign_in(clinician, totp, now=NOW + timedelta(seconds=30))
 
 
-# -- throttling (tests/test_signin_throttle.py has the attacker's view) -------------------
+# -- throttling (tests/web/test_signin_throttle.py has the attacker's view) -------------------
 # (Was: five failures locked the account for everyone, doubling up to an hour. Now only
 # the client that failed waits; the account itself never locks.)
 

@@ -29,6 +29,7 @@ from tagservice import boundedjson
 from tagservice.accounts import clinicians
 from tagservice.boundedjson import TooLarge
 from tagservice.cli import main
+from tests.paths import FIXTURES
 from tests.portal_helpers import (
     PASSWORD,
     multipart,
@@ -117,7 +118,7 @@ def test_hostile_shapes_at_the_upload_limit_are_refused_in_well_under_a_second(s
 
 def test_the_public_ips_examples_are_within_the_import_bounds():
     shared = Path("/work/shared/fixtures/fhir-ips")
-    files = [*sorted(shared.glob("*.json")), *Path(__file__).parent.glob("fixtures/fhir/*.json")]
+    files = [*sorted(shared.glob("*.json")), *FIXTURES.glob("fhir/*.json")]
     for path in files:
         assert boundedjson.read_file(path) == json.loads(path.read_text()), path
 

@@ -8,9 +8,9 @@ import importlib.metadata
 import importlib.util
 import re
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 TEST_TOOLS = {"pytest", "pytest-cov", "hypothesis", "zxing-cpp", "qrcode", "playwright",
               "schemathesis", "jsonschema", "ruff", "psycopg", "pip-audit", "atheris"}  # fmt: skip
 

@@ -6,7 +6,6 @@ import json
 import os
 import stat
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tagservice import crypto, keys
 from tagservice.config import ConfigError, load_settings
+from tests.paths import FIXTURES
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
-TYPICAL = Path(__file__).parent / "fixtures" / "summary-typical.json"
+TYPICAL = FIXTURES / "summary-typical.json"
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tagservice.accounts import credentials, passkey_store, sessions, throttle
 from tagservice.accounts.events import audit_account
 from tagservice.accounts.throttle import SignInError, Throttled
 from tagservice.audit import EventKind, record_event
-from tagservice.store.db import begin_write, db
+from tagservice.store.db import begin_write, db, locked_row
 from tagservice.store.models import ApiToken, Clinician, Passkey
 
 # re-exported: the callers' one import for sign-in and account events
@@ -265,16 +265,6 @@ def sign_out_everywhere(
 
 
 # -- sign-in --------------------------------------------------------------------
-
-
-def locked_row(clinician: Clinician) -> Clinician:
-    """Re-read the row under the write lock (FOR UPDATE on PostgreSQL) after begin_write()."""
-    return db.session.execute(
-        select(Clinician)
-        .where(Clinician.id == clinician.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
 
 
 def _refuse(

@@ -21,7 +21,7 @@ from tagservice import clock, crypto, keys
 from tagservice.accounts import patients
 from tagservice.audit import EventKind, record_event
 from tagservice.store import tags
-from tagservice.store.db import begin_write, db
+from tagservice.store.db import begin_write, db, locked_row
 from tagservice.store.models import Patient, Tag, TagStatus
 from tagservice.summary import alerts, capacity
 from tagservice.summary import model as summary_model
@@ -114,7 +114,7 @@ def issue(
     tag_id = header.tag_id_hex
 
     begin_write()
-    patient = patients.locked_row(patient)
+    patient = locked_row(patient)
     old = current_tag(patient)
     tag = tags.register_tag(
         tag_id,

@@ -24,7 +24,7 @@ from tagservice.accounts import clinicians, credentials, sessions, throttle
 from tagservice.accounts.throttle import SignInError, Throttled
 from tagservice.audit import EventKind, record_event
 from tagservice.keys import decrypt_at_rest, encrypt_at_rest, load_kek
-from tagservice.store.db import begin_write, db
+from tagservice.store.db import begin_write, db, locked_row
 from tagservice.store.models import Patient
 
 REALM = "patient"
@@ -102,16 +102,6 @@ def sign_up(email: str, password: str, confirm: str, client: str | None) -> Pati
     audit_account("signed_up", patient, client, commit=False)
     db.session.commit()
     return patient
-
-
-def locked_row(patient: Patient) -> Patient:
-    """Re-read the row under the write lock (FOR UPDATE on PostgreSQL) after begin_write()."""
-    return db.session.execute(
-        select(Patient)
-        .where(Patient.id == patient.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
 
 
 def _refuse(

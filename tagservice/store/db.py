@@ -19,7 +19,7 @@ import alembic.command
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, select
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 from sqlalchemy.types import TypeDecorator
@@ -133,6 +133,21 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn):
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def locked_row(row):
+    """Re-read an account's row under the write lock (FOR UPDATE on PostgreSQL).
+
+    Call it after begin_write(): every change to a sign-in counter, a secret or a
+    session epoch is made on the row as it is now, never on a copy read earlier.
+    """
+    model = type(row)
+    return db.session.execute(
+        select(model)
+        .where(model.id == row.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def begin_write(session=None) -> None:

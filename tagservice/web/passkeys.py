@@ -47,7 +47,7 @@ from tagservice import clock
 from tagservice.accounts import clinicians, passkey_store, sessions, webauthn_challenges
 from tagservice.accounts.clinicians import SignInError
 from tagservice.audit import EventKind, record_event
-from tagservice.store.db import begin_write, db
+from tagservice.store.db import begin_write, db, locked_row
 from tagservice.store.models import Clinician, Passkey
 from tagservice.web import edge
 from tagservice.web.auth import (
@@ -282,7 +282,7 @@ def signin_verify():
         return _refuse("demo_account_in_production", clinician)
     try:
         clinician = clinicians.complete_sign_in(
-            clinicians.locked_row(clinician), now, edge.client_label(), "passkey"
+            locked_row(clinician), now, edge.client_label(), "passkey"
         )
     except SignInError as e:
         return edge.json_error(403, "forbidden", e.message)

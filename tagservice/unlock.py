@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from flask import current_app
 
-from . import audit, crypto, keys, tags
+from . import audit, crypto, keys, linked_tags, tags
 from .audit import AuditWriteError, EventKind
 from .models import Clinician, Role, TagStatus
 
@@ -84,8 +84,7 @@ def scan(
     """
     keyset = keyset or _keyset()
     try:
-        data = crypto.decode_payload(text.strip())
-        header = crypto.verify_tag(data, keyset)
+        data, header = linked_tags.read(text.strip(), keyset)  # either format
         reader_gone = _reader_key_gone(header, keyset)
     except crypto.InvalidTag as e:
         audit.record_event(
@@ -217,7 +216,7 @@ def unlock(
         ) from None
     try:
         # steps 8-12 only: the scan verified these very bytes a moment ago
-        opened = crypto.open_verified(scanned.data, scanned.header, keyset, now)
+        opened = linked_tags.open_scanned(scanned.data, scanned.header, keyset, now)
     except crypto.InvalidTag as e:  # signed by us yet unreadable: record that it failed
         audit.record_event(
             EventKind.TAG_REJECTED,

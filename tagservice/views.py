@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
-from . import audit, crypto, summary_view, unlock
+from . import audit, crypto, linked_tags, summary_view, unlock
 from . import desk as desk_field
 from .audit import AuditWriteError, EventKind
 from .auth import clinician_required
@@ -156,13 +156,15 @@ def desk_scan():
         scanned = _scan_audited(text)
     except crypto.InvalidTag as e:
         # a damaged tag URL says why; anything else typed says what the field takes
-        message = str(e) if "/t/" in text.lower() else desk_field.NOT_A_SCAN
+        is_url = "/t/" in text.lower() or "/l/" in text.lower()
+        message = str(e) if is_url else desk_field.NOT_A_SCAN
         return render_template("scan/desk.html", error=message), 400
     except unlock.UnlockRefused as refused:
         return _refusal(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
-    return _reason_page(scanned, crypto.encode_payload(scanned.data), at_desk=True)
+    payload = linked_tags.payload_text(scanned.data, scanned.header)
+    return _reason_page(scanned, payload, at_desk=True)
 
 
 def init_app(app: Flask) -> None:

@@ -31,6 +31,12 @@ class IssuedLinked:
     url: str
 
 
+@dataclass(frozen=True)
+class Updated:
+    tag_id: str
+    revision: int
+
+
 def _review(summary: dict) -> date | None:
     review = summary.get("meta", {}).get("review")
     return date.fromisoformat(review) if review else None
@@ -97,7 +103,7 @@ def update(
     patient: Patient | None = None,
     actor_type: str = "cli",
     client: str | None = None,
-) -> LinkedTag:
+) -> Updated:
     """Replace the summary behind the card whose URL is `text`; the URL stays the same.
 
     Possession of the card is proved by the current summary opening with its key.
@@ -134,10 +140,10 @@ def update(
     tag.review_date = _review(summary)
     record_event(
         EventKind.TAG_UPDATED, outcome="success", actor=patient, actor_type=actor_type,
-        tag_id=tag_id, client=client, format="linked", revision=row.revision, commit=False,
+        tag_id=tag_id, client=client, format="linked", revision=fresh.revision, commit=False,
     )  # fmt: skip
     db.session.commit()
-    return row
+    return Updated(tag_id, fresh.revision)
 
 
 def _sealed(row: LinkedTag) -> linked.SealedRecord:

@@ -32,8 +32,9 @@ main = FlaskGroup(
     load_dotenv=False,
 )
 
-from . import demo as _demo  # noqa: E402, F401  (these two register commands on `main`)
+from . import demo as _demo  # noqa: E402, F401  (these register commands on `main`)
 from . import doctor as _doctor  # noqa: E402, F401
+from . import linked as _linked  # noqa: E402, F401
 from . import tags as _tags  # noqa: E402, F401
 from .audit import audit as _audit_group  # noqa: E402
 from .clinicians import clinician_group as _clinician_group  # noqa: E402

@@ -109,6 +109,13 @@ def init_command():
 )
 @click.option("--sheet", is_flag=True, help="PDF only: an A4 sheet of cards to cut out")
 @click.option(
+    "--linked",
+    "linked_tag",
+    is_flag=True,
+    help="format v2: a tiny code holding only the card key; the summary is kept (sealed) "
+    "by this service and can be changed with `tagservice update` without reprinting",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="refuse a FHIR record that does not fit the card whole, instead of fitting it "
@@ -121,6 +128,7 @@ def issue_command(
     critical_line: str | None,
     critical_auto: bool,
     sheet: bool,
+    linked_tag: bool,
     strict: bool,
 ):
     """Issue a tag for SUMMARY_FILE (native JSON or a FHIR IPS Bundle).
@@ -139,6 +147,15 @@ def issue_command(
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
     card = _card_words(Path(out), layout, critical_line, critical_auto, sheet, summary, settings)
+    if linked_tag:
+        from .linked import issue_linked
+
+        tag_id, url = issue_linked(summary, settings, now)
+        review = summary["meta"].get("review")
+        written = _write_output(Path(out), url, card, tag_id, now.date(), review)
+        click.echo(f"issued tag {tag_id} -> {', '.join(map(str, written))}")
+        click.echo("linked tag: this service keeps the summary; `tagservice update` changes it")
+        return
     try:
         capacity.check_fits(summary, settings.base_url)
         tag = crypto.seal(summary, keys.load_keyset(settings), now)
@@ -247,9 +264,10 @@ def decode_command(tag_url: str, reason: str):
 
     settings = _settings()
     keyset = keys.load_keyset(settings)
+    from .. import linked_tags
+
     try:
-        data = crypto.decode_payload(tag_url.strip())
-        header = crypto.verify_tag(data, keyset)
+        data, header = linked_tags.read(tag_url.strip(), keyset)  # v1 or linked
     except crypto.InvalidTag as e:
         audit.record_event(
             EventKind.TAG_REJECTED, outcome="failed", actor_type="cli", error=e.__class__.__name__
@@ -265,7 +283,7 @@ def decode_command(tag_url: str, reason: str):
         reason_text=reason,
     )
     try:
-        opened = crypto.open_tag(data, keyset, datetime.now(UTC))
+        opened = linked_tags.open_scanned(data, header, keyset, datetime.now(UTC))
     except crypto.InvalidTag as e:
         raise CommandError(str(e)) from None
     for warning in opened.warnings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -315,3 +316,34 @@ def test_a_linked_tag_is_registered_like_a_v1_tag(app, issue_linked):
         row = db.session.get(LinkedTag, issued.tag_id)
         assert tag.status == "active" and tag.reader_kid == row.reader_kid
         assert row.revision == 1
+
+
+def test_a_desk_scan_of_a_linked_card_asks_why_and_then_unlocks(client, app, issue_linked):
+    issued = issue_linked()
+    sign_in(client, app, role="nurse", register="NMC", registration_number="12A3456E")
+    desk = client.get("/desk")
+    page = client.post("/desk", data={"csrf_token": csrf_from(desk.text), "tag": issued.url})
+    assert page.status_code == 200 and "Why are you opening" in page.text
+    tag = re.search(r'name="tag" value="([^"]+)"', page.text).group(1)
+    assert tag == path_of(issued.url)[3:]
+    form = {"csrf_token": csrf_from(page.text), "tag": tag, "reason": "ae", "at": "desk"}
+    opened = client.post("/unlock", data=form)
+    assert opened.status_code == 200 and "Jane Smith" in opened.text
+
+
+def test_a_damaged_linked_url_at_the_desk_says_why(client, app, issue_linked):
+    issued = issue_linked()
+    sign_in(client, app)
+    desk = client.get("/desk")
+    damaged = issued.url[:-1]
+    page = client.post("/desk", data={"csrf_token": csrf_from(desk.text), "tag": damaged})
+    assert page.status_code == 400
+    assert "Only part of the tag was read" in page.text
+
+
+def test_a_missing_reason_on_a_linked_unlock_shows_the_reason_page_again(client, app, issue_linked):
+    issued = issue_linked()
+    sign_in(client, app)
+    response = unlock(client, issued.url, reason="")
+    assert response.status_code == 400
+    assert "Why are you opening" in response.text and "Jane Smith" not in response.text

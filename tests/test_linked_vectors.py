@@ -1,4 +1,4 @@
-"""Format v2 test vectors (tests/vectors/linked.json, docs/tag-format.md section 11)."""
+"""Format v2 test vectors (tests/vectors/linked.json, docs/tag-format.md section 9.7)."""
 
 from __future__ import annotations
 

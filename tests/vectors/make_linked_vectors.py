@@ -1,4 +1,4 @@
-"""Regenerate tests/vectors/linked.json: format v2 vectors (docs/tag-format.md section 11).
+"""Regenerate tests/vectors/linked.json: format v2 vectors (docs/tag-format.md section 9.7).
 
 Run: .venv/bin/python -m tests.vectors.make_linked_vectors
 The keys are the fixed test keys of make_vectors.py; card keys and nonces are fixed

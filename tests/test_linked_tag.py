@@ -347,3 +347,36 @@ def test_a_missing_reason_on_a_linked_unlock_shows_the_reason_page_again(client,
     response = unlock(client, issued.url, reason="")
     assert response.status_code == 400
     assert "Why are you opening" in response.text and "Jane Smith" not in response.text
+
+
+def test_an_update_between_scan_and_unlock_shows_the_newest_signed_summary(
+    client, app, issue_linked, settings
+):
+    issued = issue_linked()
+    sign_in(client, app)
+    page = client.get(path_of(issued.url))
+    changed = fixture("summary-typical.json")
+    changed["identity"]["name"] = "Jane Newest"
+    update(app, settings, issued.url, changed)
+    form = {"csrf_token": csrf_from(page.text), "tag": path_of(issued.url)[3:], "reason": "999"}
+    response = client.post("/unlock", data=form)
+    assert "Jane Newest" in response.text
+
+
+def test_a_database_outage_at_a_linked_scan_says_to_treat_the_patient_as_unknown(
+    client, app, issue_linked, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    issued = issue_linked()
+    sign_in(client, app)
+
+    def down(*a, **k):
+        raise OperationalError("SELECT", (), Exception())
+
+    monkeypatch.setattr(linked_tags, "_stored", down)
+    response = client.get(path_of(issued.url))
+    assert response.status_code == 503
+    assert "treat as unknown" in response.text.lower()
+    assert f'href="{path_of(issued.url)}"' in response.text  # "Try again": the same card
+

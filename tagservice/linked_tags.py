@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
+
 from . import crypto, linked, tags
 from .audit import EventKind, record_event
 from .db import begin_write, db
-from .models import LinkedTag, Patient, TagStatus
+from .models import LinkedTag, Patient, Tag, TagStatus
 
 
 class UpdateRefused(ValueError):
@@ -79,6 +81,17 @@ def issue(
     )  # fmt: skip
     db.session.commit()
     return IssuedLinked(tag_id, linked.tag_url(base_url, card_key))
+
+
+def patient_linked_tags(patient: Patient) -> list[Tag]:
+    """This patient's linked cards, newest first."""
+    query = (
+        select(Tag)
+        .join(LinkedTag, LinkedTag.tag_id == Tag.tag_id)
+        .where(Tag.patient_id == patient.id)
+        .order_by(Tag.issued_at.desc())
+    )
+    return list(db.session.scalars(query))
 
 
 def _row(tag_id: str, sealed: linked.SealedRecord, now: datetime) -> LinkedTag:

@@ -21,7 +21,7 @@ from . import alerts, capacity, crypto, keys, patients, tags
 from . import summary as summary_model
 from .audit import EventKind, record_event
 from .db import begin_write, db
-from .models import Patient, Tag, TagStatus
+from .models import LinkedTag, Patient, Tag, TagStatus
 
 REVOKE_REASONS = {
     "lost": "Card lost or stolen",
@@ -57,11 +57,16 @@ def current_tag(patient: Patient) -> Tag | None:
     """The newest tag, the one nothing has replaced (it may be revoked: a lost card)."""
     query = (
         select(Tag)
-        .where(Tag.patient_id == patient.id, Tag.superseded_by.is_(None))
+        .where(Tag.patient_id == patient.id, Tag.superseded_by.is_(None), _self_contained())
         .order_by(Tag.issued_at.desc())
         .limit(1)
     )
     return db.session.scalar(query)
+
+
+def _self_contained():
+    """Not a linked tag: a linked card lives beside printed cards, never replaced by them."""
+    return Tag.tag_id.not_in(select(LinkedTag.tag_id))
 
 
 def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
@@ -70,6 +75,7 @@ def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
         Tag.patient_id == patient.id,
         Tag.tag_id != but,
         Tag.status.in_((TagStatus.ACTIVE.value, TagStatus.SUPERSEDED.value)),
+        _self_contained(),
     ).order_by(Tag.issued_at, Tag.created_at)
     return list(db.session.scalars(query))
 

@@ -265,6 +265,6 @@ def totp_off():
 
 def init_app(app: Flask) -> None:
     # The editor and card pages add their routes to `bp` when imported.
-    from . import portal_card, portal_summary  # noqa: F401
+    from . import portal_card, portal_linked, portal_summary  # noqa: F401
 
     app.register_blueprint(bp)

@@ -221,3 +221,28 @@ def test_a_summary_larger_than_the_linked_limit_is_refused(monkeypatch):
     monkeypatch.setattr(linked, "MAX_SUMMARY_BYTES", 20)
     with pytest.raises(ValueError, match="at most 20 bytes"):
         linked.seal(SUMMARY, CARD_KEY, KEYSET, NOW)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.binary(min_size=16, max_size=16),
+    st.integers(min_value=0, max_value=80),
+    st.sampled_from(["delete", "insert", "replace"]),
+    st.characters(codec="utf-8"),
+)
+def test_edits_of_a_real_linked_url_are_refused_or_give_a_key_that_spells_the_same(
+    card_key, position, edit, char
+):
+    url = linked.tag_url(HOST_26, card_key)
+    i = position % (len(url) + 1)
+    edited = {
+        "delete": url[:i] + url[i + 1 :],
+        "insert": url[:i] + char + url[i:],
+        "replace": url[:i] + char + url[i + 1 :],
+    }[edit]
+    try:
+        decoded = linked.decode_payload(edited)
+    except crypto.InvalidTag:
+        return
+    # anything accepted is exactly one card key's one spelling, at the end of the text
+    assert edited.rstrip().endswith(linked.encode_payload(decoded))

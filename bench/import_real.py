@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tagservice.cli import CommandError  # noqa: E402
-from tagservice.cli.tags import load_summary_file  # noqa: E402
+from tagservice.cli.summary_files import load_summary_file  # noqa: E402
 from tagservice.config import Settings  # noqa: E402
 from tests import real_ips, real_ips_oracle  # noqa: E402
 

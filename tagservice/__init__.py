@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         api,
         auth,
         core,
+        linked_views,
         metrics,
         pages,
         passkeys,
@@ -51,7 +52,17 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     # Blueprints, one per actor; their request hooks run in this order.
     for blueprints in (
-        core, pages, auth, passkeys, account_security, views, api, admin, portal, metrics
+        core,
+        pages,
+        auth,
+        passkeys,
+        account_security,
+        views,
+        linked_views,
+        api,
+        admin,
+        portal,
+        metrics,
     ):
         blueprints.init_app(app)
     return app

@@ -14,7 +14,7 @@ from flask import current_app
 
 from tagservice import audit, clock, crypto, keys
 from tagservice.audit import AuditWriteError, EventKind
-from tagservice.store import tags
+from tagservice.store import linked_tags, tags
 from tagservice.store.models import Clinician, Role, TagStatus
 
 REASONS = {
@@ -85,8 +85,7 @@ def scan(
     """
     keyset = keyset or _keyset()
     try:
-        data = crypto.decode_payload(text.strip())
-        header = crypto.verify_tag(data, keyset)
+        data, header = linked_tags.read(text.strip(), keyset)  # either format
         reader_gone = _reader_key_gone(header, keyset)
     except crypto.InvalidTag as e:
         audit.record_event(
@@ -218,7 +217,7 @@ def unlock(
         ) from None
     try:
         # steps 8-12 only: the scan verified these very bytes a moment ago
-        opened = crypto.open_verified(scanned.data, scanned.header, keyset, now)
+        opened = linked_tags.open_scanned(scanned.data, scanned.header, keyset, now)
     except crypto.InvalidTag as e:  # signed by us yet unreadable: record that it failed
         audit.record_event(
             EventKind.TAG_REJECTED,

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, g, redirect, render_template, request, url_f
 
 from tagservice import audit, crypto, unlock
 from tagservice.audit import AuditWriteError, EventKind
+from tagservice.store import linked_tags
 from tagservice.summary import display as summary_view
 from tagservice.web import desk as desk_field
 from tagservice.web import edge
@@ -149,13 +150,15 @@ def desk_scan():
         scanned = _scan_audited(text)
     except crypto.InvalidTag as e:
         # a damaged tag URL says why; anything else typed says what the field takes
-        message = str(e) if "/t/" in text.lower() else desk_field.NOT_A_SCAN
+        is_url = "/t/" in text.lower() or "/l/" in text.lower()
+        message = str(e) if is_url else desk_field.NOT_A_SCAN
         return render_template("scan/desk.html", error=message), 400
     except unlock.UnlockRefused as refused:
         return _refusal(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
-    return _reason_page(scanned, crypto.encode_payload(scanned.data), at_desk=True)
+    payload = linked_tags.payload_text(scanned.data, scanned.header)
+    return _reason_page(scanned, payload, at_desk=True)
 
 
 def init_app(app: Flask) -> None:

@@ -22,7 +22,7 @@ from tagservice.accounts import patients
 from tagservice.audit import EventKind, record_event
 from tagservice.store import tags
 from tagservice.store.db import begin_write, db, locked_row
-from tagservice.store.models import Patient, Tag, TagStatus
+from tagservice.store.models import LinkedTag, Patient, Tag, TagStatus
 from tagservice.summary import alerts, capacity
 from tagservice.summary import model as summary_model
 
@@ -60,11 +60,16 @@ def current_tag(patient: Patient) -> Tag | None:
     """The newest tag, the one nothing has replaced (it may be revoked: a lost card)."""
     query = (
         select(Tag)
-        .where(Tag.patient_id == patient.id, Tag.superseded_by.is_(None))
+        .where(Tag.patient_id == patient.id, Tag.superseded_by.is_(None), _self_contained())
         .order_by(Tag.issued_at.desc())
         .limit(1)
     )
     return db.session.scalar(query)
+
+
+def _self_contained():
+    """Not a linked tag: a linked card lives beside printed cards, never replaced by them."""
+    return Tag.tag_id.not_in(select(LinkedTag.tag_id))
 
 
 def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
@@ -73,6 +78,7 @@ def _still_opening(patient: Patient, *, but: str) -> list[Tag]:
         Tag.patient_id == patient.id,
         Tag.tag_id != but,
         Tag.status.in_((TagStatus.ACTIVE.value, TagStatus.SUPERSEDED.value)),
+        _self_contained(),
     ).order_by(Tag.issued_at, Tag.created_at)
     return list(db.session.scalars(query))
 

@@ -69,6 +69,7 @@ _ROLE_WORDS = {"paramedic": "Paramedic", "doctor": "Doctor", "nurse": "Nurse",
                "admin": "Service administrator"}  # fmt: skip
 _OWN_EVENTS = {
     EventKind.TAG_ISSUED: "You made this card",
+    EventKind.TAG_UPDATED: "The summary behind this card was changed (same card)",
     EventKind.TAG_SUPERSEDED: "Replaced by your newer card (it still opens, with a warning)",
     EventKind.TAG_REVOKED: "Cancelled: it can no longer be opened",
     EventKind.TAG_EXPIRED: "Expired: the service's keys changed",

@@ -12,6 +12,7 @@ class EventKind(StrEnum):
     TAG_UNLOCK_DENIED = "tag.unlock_denied"
     TAG_DECODED_BY_ADMIN = "tag.decoded_by_admin"
     TAG_ISSUED = "tag.issued"
+    TAG_UPDATED = "tag.updated"  # a linked tag's summary replaced; same card, same URL
     TAG_SUPERSEDED = "tag.superseded"
     TAG_REVOKED = "tag.revoked"
     TAG_EXPIRED = "tag.expired"

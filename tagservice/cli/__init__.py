@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing these modules adds their commands to `main`.
-from tagservice.cli import demo, doctor, tags  # noqa: F401
+from tagservice.cli import demo, doctor, linked, tags  # noqa: F401
 from tagservice.cli.audit import audit as _audit_group
 from tagservice.cli.clinicians import clinician_group as _clinician_group
 from tagservice.cli.group import CommandError, main

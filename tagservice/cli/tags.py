@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from tagservice import boundedjson, clock, crypto, keys
+from tagservice import clock, crypto, keys
 from tagservice.cli.group import CommandError, main
+from tagservice.cli.summary_files import field_errors, load_summary_file
 from tagservice.config import ConfigError, load_settings
 from tagservice.summary import alerts, capacity
 from tagservice.summary import model as summary_model
@@ -22,47 +23,6 @@ OUTPUT_SUFFIXES = (".txt", ".png", ".pdf")
 
 def _settings():
     return current_app.config["TAGSERVICE"]
-
-
-def load_summary_file(path: str, today, base_url: str, strict: bool = False
-                      ) -> tuple[dict, list[str]]:
-    """Read native JSON or a FHIR IPS Bundle; return (validated summary, notes).
-
-    A FHIR record is fitted to the card (fit.py): what is left off or shortened
-    comes back as notes, or, with `strict`, refuses. Native JSON is the
-    patient's own summary and is taken whole or refused.
-    """
-    from tagservice.fhir import importer as fhir
-    from tagservice.summary import fit
-
-    try:
-        data = boundedjson.read_file(path, boundedjson.IMPORT)
-    except OSError as e:
-        raise CommandError(f"cannot read {path}: {e.strerror}") from None
-    except boundedjson.TooLarge as e:
-        raise CommandError(f"{path} cannot be read: {e}") from None
-    except ValueError as e:  # json.JSONDecodeError, UnicodeDecodeError
-        raise CommandError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise CommandError(f"{path} must hold a JSON object")
-    try:
-        if not fhir.is_fhir_bundle(data):
-            data.setdefault("meta", {}).setdefault("issued", today.isoformat())
-            return summary_model.validate(data), []
-        data, warnings = fhir.summary_from_ips(data, today)
-        fitted = fit.fit(data, base_url, today)
-        if strict and not fitted.complete:
-            raise CommandError("--strict: the record does not fit the card whole; "
-                               + "; ".join(fitted.notes))
-        return fitted.summary, warnings + fitted.notes
-    except summary_model.SummaryError as e:
-        raise CommandError(_field_errors(e)) from None
-    except ValueError as e:  # FhirImportError, FitRefused: a readable message
-        raise CommandError(str(e)) from None
-
-
-def _field_errors(error: summary_model.SummaryError) -> str:
-    return "; ".join(f"{e.path}: {e.message}" for e in error.errors)
 
 
 @main.command("init", with_appcontext=False)
@@ -112,6 +72,13 @@ def init_command():
 )
 @click.option("--sheet", is_flag=True, help="PDF only: an A4 sheet of cards to cut out")
 @click.option(
+    "--linked",
+    "linked_tag",
+    is_flag=True,
+    help="format v2: a tiny code holding only the card key; the summary is kept (sealed) "
+    "by this service and can be changed with `tagservice update` without reprinting",
+)
+@click.option(
     "--strict",
     is_flag=True,
     help="refuse a FHIR record that does not fit the card whole, instead of fitting it "
@@ -124,6 +91,7 @@ def issue_command(
     critical_line: str | None,
     critical_auto: bool,
     sheet: bool,
+    linked_tag: bool,
     strict: bool,
 ):
     """Issue a tag for SUMMARY_FILE (native JSON or a FHIR IPS Bundle).
@@ -143,11 +111,20 @@ def issue_command(
     for warning in warnings:
         click.echo(f"note: {warning}", err=True)
     card = _card_words(Path(out), layout, critical_line, critical_auto, sheet, summary, settings)
+    if linked_tag:
+        from tagservice.cli.linked import issue_linked
+
+        tag_id, url = issue_linked(summary, settings, now)
+        review = summary["meta"].get("review")
+        written = _write_output(Path(out), url, card, tag_id, now.date(), review)
+        click.echo(f"issued tag {tag_id} -> {', '.join(map(str, written))}")
+        click.echo("linked tag: this service keeps the summary; `tagservice update` changes it")
+        return
     try:
         capacity.check_fits(summary, settings.base_url)
         tag = crypto.seal(summary, keys.load_keyset(settings), now)
     except summary_model.SummaryError as e:
-        raise CommandError(_field_errors(e)) from None
+        raise CommandError(field_errors(e)) from None
     except ConfigError as e:
         raise CommandError(str(e)) from None
     header = crypto.verify_tag(tag, keys.load_keyset(settings))
@@ -251,9 +228,10 @@ def decode_command(tag_url: str, reason: str):
 
     settings = _settings()
     keyset = keys.load_keyset(settings)
+    from tagservice.store import linked_tags
+
     try:
-        data = crypto.decode_payload(tag_url.strip())
-        header = crypto.verify_tag(data, keyset)
+        data, header = linked_tags.read(tag_url.strip(), keyset)  # v1 or linked
     except crypto.InvalidTag as e:
         audit.record_event(
             EventKind.TAG_REJECTED, outcome="failed", actor_type="cli", error=e.__class__.__name__
@@ -269,7 +247,7 @@ def decode_command(tag_url: str, reason: str):
         reason_text=reason,
     )
     try:
-        opened = crypto.open_tag(data, keyset, clock.utcnow())
+        opened = linked_tags.open_scanned(data, header, keyset, clock.utcnow())
     except crypto.InvalidTag as e:
         raise CommandError(str(e)) from None
     for warning in opened.warnings:

@@ -336,3 +336,25 @@ class AuditHead(db.Model):
 def _seed_audit_head(table, connection, **_kw) -> None:
     """`create_all` starts the chain too (the initial migration inserts the same row)."""
     connection.execute(table.insert().values(id=1, last_id=0, last_hash=GENESIS_HASH))
+
+
+class LinkedTag(db.Model):
+    """The server half of a linked (format v2) tag: its summary, sealed under a key that
+    also needs the card (tagservice/linked.py), and the issuer's signature.
+
+    The card key is never stored; `tag_id` is derived one-way from it. Status
+    (active, superseded, revoked, expired) is the `tag` row of the same id, so
+    revocation and expiry work for both kinds in one place.
+    """
+
+    __tablename__ = "linked_tag"
+
+    tag_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tag.tag_id", ondelete="CASCADE"), primary_key=True
+    )
+    record: Mapped[bytes] = mapped_column(LargeBinary)  # header | nonce | ciphertext
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    issuer_kid: Mapped[str] = mapped_column(String(64))
+    reader_kid: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.utcnow)

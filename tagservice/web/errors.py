@@ -67,13 +67,13 @@ FALLBACK_PAGE = (
     '<p>Nothing was shown. Treat the patient as unknown.</p><p><a href="/">Start again</a></p>'
 )
 
-_TAG_PATH = re.compile(r"^/t/[^/]*", re.IGNORECASE)
+_TAG_PATH = re.compile(r"^/([tl])/[^/]*", re.IGNORECASE)  # /L/: a linked card's key
 _LONG_SEGMENT = re.compile(r"[^/]{32,}")
 
 
 def safe_path() -> str:
     """The request path fit for a log: tag payloads and other long tokens removed."""
-    path = _TAG_PATH.sub("/T/<payload>", request.path)
+    path = _TAG_PATH.sub(lambda m: f"/{m[1].upper()}/<payload>", request.path)
     return _LONG_SEGMENT.sub("<redacted>", path)[:200]
 
 
@@ -217,6 +217,7 @@ def register_html_error(
 
 #: A tag payload as it appears in /T/<payload> (base32, bounded), for the retry link.
 _PAYLOAD = re.compile(r"[A-Za-z2-7]{1,4096}")
+_LINKED_PAYLOAD = re.compile(r"[0-9]{39}")  # a linked card's key (tagservice/linked.py)
 
 
 def retry_url() -> str:
@@ -232,6 +233,8 @@ def retry_url() -> str:
     elif request.endpoint == "scan.unlock_summary":
         tag = request.form.get("tag", "")
         target = f"/T/{tag}" if _PAYLOAD.fullmatch(tag) else "/"
+        if _LINKED_PAYLOAD.fullmatch(tag):
+            target = f"/L/{tag}"
     elif request.endpoint == "scan.desk_scan":
         target = "/desk"
     else:

@@ -92,7 +92,11 @@ def document() -> dict:
                             "type": "object",
                             "required": ["tag", "reason"],
                             "properties": {
-                                "tag": {"type": "string", "description": "tag URL or payload"},
+                                "tag": {
+                                    "type": "string",
+                                    "description": "tag URL or payload: a card's /T/ URL, or "
+                                    "a linked tag's /L/ URL or its 39 digits",
+                                },
                                 "reason": {"type": "string", "enum": ["999", "ae", "other"]},
                                 "reason_text": {"type": "string", "maxLength": 200},
                                 "override": {"type": "boolean"},

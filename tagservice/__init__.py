@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import pages
     from . import auth
     from . import views
+    from . import desk_export
     from . import api
     from . import admin
     from . import portal
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     pages.init_app(app)
     auth.init_app(app)
     views.init_app(app)
+    desk_export.init_app(app)
     api.init_app(app)
     admin.init_app(app)
     portal.init_app(app)

@@ -57,6 +57,8 @@ class EventKind(StrEnum):
     TAG_REVOKED = "tag.revoked"
     TAG_EXPIRED = "tag.expired"
     TAG_STATUS_LOOKED_UP = "tag.status_looked_up"  # a typed Tag ID at the desk: status only
+    TAG_EXPORTED = "tag.exported"  # printed on A4 or saved as FHIR IPS after an unlock
+    TAG_ARRIVAL_RECORDED = "tag.arrival_recorded"  # reception scanned the card: no summary
     CLINICIAN_SIGNED_IN = "clinician.signed_in"
     CLINICIAN_SIGNIN_FAILED = "clinician.signin_failed"
     CLINICIAN_LOCKED_OUT = "clinician.locked_out"
@@ -426,7 +428,7 @@ _ACTIONS = {
         "C": "tag.issued clinician.added clinician.passkey_added clinician.token_created"
         " key.created",
         "R": "tag.scanned tag.unlocked tag.unlock_denied tag.decoded_by_admin audit.exported"
-        " tag.status_looked_up",
+        " tag.status_looked_up tag.exported tag.arrival_recorded",
         "U": "tag.superseded tag.revoked tag.expired clinician.updated clinician.suspended"
         " clinician.reinstated clinician.totp_reset clinician.password_changed key.rotated"
         " key.retired key.kek_changed",

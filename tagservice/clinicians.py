@@ -16,7 +16,7 @@ import pyotp
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import credentials, passkey_store, sessions, throttle
+from . import credentials, passkey_store, roles, sessions, throttle
 from .account_events import audit_account
 from .audit import EventKind, record_event
 from .db import begin_write, db
@@ -27,7 +27,7 @@ from .throttle import SignInError, Throttled
 __all__ = ["SignInError", "Throttled", "audit_account"]
 REALM = "clinician"
 
-ROLES = ("paramedic", "doctor", "nurse", "admin")
+ROLES = ("paramedic", "doctor", "nurse", "admin", "receptionist")
 # Which register each clinical role must be on; an admin may hold any.
 ROLE_REGISTER = {"paramedic": "HCPC", "doctor": "GMC", "nurse": "NMC"}
 REGISTERS = {
@@ -104,6 +104,16 @@ def check_role(role: str, register: str) -> str:
     return role
 
 
+def _no_registration(role: str, register, number) -> tuple[str, None, None]:
+    """A receptionist holds no professional registration; one given is a mistake."""
+    if (register or "").strip() or (number or "").strip():
+        raise ClinicianError(
+            f"a {role.strip().lower()} has no professional registration: "
+            "leave out the register and number"
+        )
+    return role.strip().lower(), None, None
+
+
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ClinicianError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -143,8 +153,11 @@ def add_clinician(
 ) -> tuple[Clinician, str | None, str]:
     """Create an account. Returns (clinician, generated password or None, otpauth URI)."""
     email = validate_email(email)
-    register, number = normalise_registration(register, registration_number)
-    role = check_role(role, register)
+    if roles.needs_registration((role or "").strip().lower()):
+        register, number = normalise_registration(register, registration_number)
+        role = check_role(role, register)
+    else:
+        role, register, number = _no_registration(role, register, registration_number)
     name, organisation = (name or "").strip(), (organisation or "").strip()
     if not name:
         raise ClinicianError("a name is required")

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from flask import current_app
 
-from . import audit, crypto, keys, tags
+from . import audit, crypto, keys, roles, tags
 from .audit import AuditWriteError, EventKind
 from .models import Clinician, Role, TagStatus
 
@@ -180,6 +180,16 @@ def unlock(
     keyset = _keyset()  # once per unlock: the same keys verify and then decrypt
     scanned = scan(text, client, clinician, keyset)
     today: date = now.date()
+    if not roles.opens_summaries(clinician.role):
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=client,
+            why="role",
+        )
+        raise UnlockRefused(403, "role_cannot_open", roles.CANNOT_OPEN)
     if not clinician.can_unlock(today):
         audit.record_event(
             EventKind.TAG_UNLOCK_DENIED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
-from . import audit, crypto, summary_view, unlock
+from . import audit, crypto, reception, roles, summary_view, unlock
 from . import desk as desk_field
 from .audit import AuditWriteError, EventKind
 from .auth import clinician_required
@@ -84,6 +84,8 @@ def _reason_page(
     *,
     at_desk: bool = False,
 ):
+    if not roles.opens_summaries(g.clinician.role):  # reception: arrival and status only
+        return reception.page(scanned, g.clinician, _client(), at_desk=at_desk)
     return render_template(
         "scan/reason.html",
         tag=payload,
@@ -125,6 +127,7 @@ def unlock_summary():
     return render_template(
         "scan/summary.html",
         at_desk=_at_desk(),
+        tag=payload,
         view=summary_view.build(result.summary),
         warnings=result.warnings,
         tag_id=result.scanned.tag_id,
@@ -154,6 +157,8 @@ def desk_scan():
                 "scan/desk.html", looked_up=tag_id, status=status, name=name, advice=advice
             )
         scanned = _scan_audited(text)
+        if not roles.opens_summaries(g.clinician.role):
+            return reception.page(scanned, g.clinician, _client(), at_desk=True)
     except crypto.InvalidTag as e:
         # a damaged tag URL says why; anything else typed says what the field takes
         message = str(e) if "/t/" in text.lower() else desk_field.NOT_A_SCAN

@@ -237,6 +237,8 @@ def default_landing() -> str:
 @bp.route("/signin", methods=("GET", "POST"))
 @limiter.limit(SIGNIN_LIMIT, methods=["POST"])
 def signin():
+    from . import passkey_offer
+
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET" and g.clinician is not None:
         return redirect(next_url or default_landing())
@@ -261,6 +263,7 @@ def signin():
                 errors["form"], status = e.message, 401
             else:
                 start_session(clinician)
+                passkey_offer.offer_after_password_sign_in(clinician)
                 return redirect(next_url or default_landing())
         else:
             status = 400
@@ -331,8 +334,9 @@ def api_session():
 
 
 def init_app(app: Flask) -> None:
-    from . import account_security, passkeys
+    from . import account_security, passkey_offer, passkeys
 
     app.register_blueprint(bp)
     app.register_blueprint(passkeys.bp)
+    passkey_offer.init_app(app)
     account_security.init_app(app)

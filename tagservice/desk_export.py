@@ -23,7 +23,7 @@ from .auth import client_label, clinician_required
 from .db import db
 from .models import AuditEvent
 from .security import limiter
-from .views import _invalid, _refusal  # the scan pages' refusal pages
+from .views import _clinician_key, _invalid, _refusal  # the scan pages' own
 
 bp = Blueprint("desk_export", __name__)
 
@@ -115,7 +115,7 @@ def export(payload: str, unlock_id: str, clinician, fmt: str, now: datetime | No
 
 @bp.post("/desk/export")
 @clinician_required
-@limiter.limit("60 per hour")
+@limiter.limit("60 per hour", key_func=_clinician_key)  # per person: a department shares an address
 def desk_export():
     """Print view (one A4 page) or FHIR IPS download of the summary just opened."""
     fmt = request.form.get("as", "")

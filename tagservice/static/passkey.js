@@ -67,24 +67,11 @@
       err.hidden = false;
     });
   }
-  // Sign-in: the passkey is the first, main button where this device has a built-in
-  // one (fingerprint, face, screen lock); elsewhere it goes after the password form.
-  function placeSignin(box) {
-    var check = PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable;
-    var form = document.getElementById(box.dataset.after);
-    var first = function (yes) {
-      if (yes) box.querySelector("[data-passkey]").classList.add("btn-primary");
-      else if (form) { form.after(box); box.querySelector("[data-lead]").hidden = true; }
-    };
-    if (check) check.call(PublicKeyCredential).then(first, function () { first(false); });
-    else first(false);
-  }
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.PublicKeyCredential) return;
     document.querySelectorAll("[data-passkey]").forEach(function (btn) {
       var box = btn.closest("[hidden]");
       if (box) box.hidden = false;
-      if (box && box.dataset.after) placeSignin(box);
       btn.addEventListener("click", function () { run(btn); });
     });
   });

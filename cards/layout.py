@@ -59,6 +59,10 @@ class CardText:
     review: date | None
     issuer: str
     critical_line: str | None = None
+    # What the patient chose to print in clear for whoever finds the card (all opt-in).
+    born_year: int | None = None
+    ice_line: str | None = None  # "In an emergency call Tom (son) 07700 900456"
+    finder_line: str | None = None  # "If found, call 999 or hand to a paramedic."
 
 
 def _canvas(width: int, height: int) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -121,8 +125,12 @@ def front(url: str, card: CardText) -> Image.Image:
     top = tx.draw_block(draw, (COL_X, BAND_H + 60), scan, BLACK) + 50
     label = tx.Block(("Name",), tx.pt(6.5))
     top = tx.draw_block(draw, (COL_X, top), label, GREY) + 10
-    name = _fit_name(card.first_name, bottom - notes.height - 40 - top)
-    tx.draw_block(draw, (COL_X, top), name, BLACK)
+    born = tx.Block((f"born {card.born_year}",), tx.pt(9), bold=True) if card.born_year else None
+    room = bottom - notes.height - 40 - top - (born.height + 10 if born else 0)
+    name = _fit_name(card.first_name, room)
+    top = tx.draw_block(draw, (COL_X, top), name, BLACK)
+    if born:
+        tx.draw_block(draw, (COL_X, top + 10), born, BLACK)
     tx.draw_block(draw, (COL_X, bottom - notes.height), notes, BLACK)
     return image
 
@@ -147,6 +155,9 @@ def back(card: CardText) -> Image.Image:
     """Critical line first (opt-in, readable offline), then issuer, tag id, dates."""
     image, draw = _canvas(CARD_W, CARD_H)
     top = MARGIN
+    for line in (card.finder_line, card.ice_line):  # for a member of the public, first
+        if line:
+            top = _finder_block(draw, line, top) + 24
     if card.critical_line:
         top = _critical_box(draw, card.critical_line, top) + 60
     half = (CARD_W - 2 * MARGIN) // 2
@@ -166,7 +177,10 @@ def back(card: CardText) -> Image.Image:
     bottom = CARD_H - 50
     footer = tx.fit(BACK_FOOTER, CARD_W - 2 * MARGIN, bottom - top, tx.pt(6), tx.pt(5), 2)
     if footer is None:
-        raise CardError("the issuer name leaves no room on the back; use a shorter form")
+        raise CardError(
+            "the back of the card is full: print fewer lines in clear on it "
+            "(or give the issuer a shorter name)"
+        )
     tx.draw_block(draw, (MARGIN, bottom - footer.height), footer, GREY)
     return image
 
@@ -188,6 +202,17 @@ def _critical_box(draw: ImageDraw.ImageDraw, line: str, top: int) -> int:
     y = tx.draw_block(draw, (x, y), label, RED) + 20
     tx.draw_block(draw, (x, y), block, BLACK)
     return bottom
+
+
+def _finder_block(draw: ImageDraw.ImageDraw, line: str, top: int) -> int:
+    """A line for whoever finds the card: black, bold, up to 2 lines; refuse, never cut."""
+    block = tx.fit(line, CARD_W - 2 * MARGIN, 300, tx.pt(9), tx.pt(7), 2, bold=True)
+    if block is None:
+        raise CardError(
+            f"a line for whoever finds the card is too long ({len(line)} characters; it must "
+            "fit on 2 lines at 7 pt): shorten it"
+        )
+    return tx.draw_block(draw, (MARGIN, top), block, BLACK)
 
 
 def _fit_field(value: str, width: int) -> tx.Block:

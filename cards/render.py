@@ -37,6 +37,7 @@ def render_card(
     fmt: str = "png",
     sheet: bool = False,
     side: str = "front",
+    **in_clear,
 ) -> bytes:
     """Render a wallet card or key-ring insert for the tag `url`.
 
@@ -63,6 +64,7 @@ def render_card(
         review=review,
         issuer=issuer,
         critical_line=critical_line,
+        **in_clear,
     )
     if layout == "keyring":
         faces = [card_layout.keyring(url)]
@@ -89,8 +91,15 @@ def card_text(
     review: date | None,
     issuer: str,
     critical_line: str | None = None,
+    born_year: int | None = None,
+    ice_line: str | None = None,
+    finder_line: str | None = None,
 ) -> card_layout.CardText:
-    """Check the words for the card (types, single lines, no control characters)."""
+    """Check the words for the card (types, single lines, no control characters).
+
+    `born_year`, `ice_line` and `finder_line` are what the patient chose to print in
+    clear for whoever finds the card; each is printed only if given.
+    """
     if not isinstance(issued, date) or not (review is None or isinstance(review, date)):
         raise CardError("issued must be a date and review a date or None")
     if review is not None and review < issued:
@@ -100,6 +109,10 @@ def card_text(
         raise CardError(f"tag_id must be up to {TAG_ID_CHARS} letters or digits")
     if critical_line is not None:
         critical_line = _line("critical_line", critical_line)
+    if born_year is not None and (type(born_year) is not int or not 1850 <= born_year <= 2200):
+        raise CardError("born_year must be a year such as 1948")
+    ice_line = None if ice_line is None else _line("ice_line", ice_line)
+    finder_line = None if finder_line is None else _line("finder_line", finder_line)
     return card_layout.CardText(
         first_name=_line("first_name", first_name),
         tag_id=tag_id,
@@ -107,6 +120,9 @@ def card_text(
         review=review,
         issuer=_line("issuer", issuer),
         critical_line=critical_line,
+        born_year=born_year,
+        ice_line=ice_line,
+        finder_line=finder_line,
     )
 
 
@@ -116,6 +132,7 @@ def check_card(
     issuer: str,
     critical_line: str | None = None,
     layout: str = "wallet",
+    **in_clear,
 ) -> None:
     """Raise CardError now if these words cannot be printed (before a tag is issued).
 
@@ -134,6 +151,7 @@ def check_card(
         review=today,
         issuer=issuer,
         critical_line=critical_line,
+        **in_clear,
     )
     card_layout.front(PLACEHOLDER_URL, card)
     card_layout.back(card)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from tagservice import audit, clock, crypto, keys
+from tagservice.accounts import roles
 from tagservice.audit import AuditWriteError, EventKind
 from tagservice.store import linked_tags, tags
 from tagservice.store.models import Clinician, Role, TagStatus
@@ -180,6 +181,16 @@ def unlock(
     keyset = _keyset()  # once per unlock: the same keys verify and then decrypt
     scanned = scan(text, client, clinician, keyset)
     today: date = now.date()
+    if not roles.opens_summaries(clinician.role):
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=client,
+            why="role",
+        )
+        raise UnlockRefused(403, "role_cannot_open", roles.CANNOT_OPEN)
     if not clinician.can_unlock(today):
         audit.record_event(
             EventKind.TAG_UNLOCK_DENIED,

@@ -5,18 +5,19 @@ from __future__ import annotations
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
 from tagservice import audit, crypto, unlock
+from tagservice.accounts import roles
 from tagservice.audit import AuditWriteError, EventKind
 from tagservice.store import linked_tags
 from tagservice.summary import display as summary_view
 from tagservice.web import desk as desk_field
-from tagservice.web import edge
+from tagservice.web import edge, reception
 from tagservice.web.auth import clinician_required
 from tagservice.web.security import limiter
 
 bp = Blueprint("scan", __name__)
 
 
-def _refusal(refused: unlock.UnlockRefused):
+def refusal_page(refused: unlock.UnlockRefused):
     if isinstance(refused, unlock.TagRevoked):
         return render_template("errors/revoked.html", message=refused.message), 410
     if refused.status == 503:
@@ -24,11 +25,11 @@ def _refusal(refused: unlock.UnlockRefused):
     return render_template("scan/refused.html", message=refused.message), refused.status
 
 
-def _invalid(error: crypto.InvalidTag):
+def invalid_page(error: crypto.InvalidTag):
     return render_template("errors/invalid_tag.html", reason=str(error)), 400
 
 
-def _scan_audited(text: str) -> unlock.ScannedTag:
+def scan_audited(text: str) -> unlock.ScannedTag:
     """unlock.scan, then the "scanned" event: one record for a /T/ page and a desk scan.
 
     Raises what unlock.scan raises, and AuditWriteError.
@@ -53,16 +54,16 @@ def scan(payload: str):
     """Step 1: verify the tag and its status without decrypting, then ask why."""
     clinician = g.get("clinician")
     try:
-        scanned = _scan_audited(payload)
+        scanned = scan_audited(payload)
     except crypto.InvalidTag as e:
-        return _invalid(e)
+        return invalid_page(e)
     except unlock.UnlockRefused as refused:
-        return _refusal(refused)
+        return refusal_page(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
     if clinician is None:
         return redirect(url_for("auth.signin", next=f"/T/{payload}"))
-    return _reason_page(scanned, payload)
+    return reason_page(scanned, payload)
 
 
 def _at_desk() -> bool:
@@ -70,7 +71,7 @@ def _at_desk() -> bool:
     return request.form.get("at") == "desk"
 
 
-def _reason_page(
+def reason_page(
     scanned: unlock.ScannedTag,
     payload: str,
     error: str | None = None,
@@ -78,6 +79,8 @@ def _reason_page(
     *,
     at_desk: bool = False,
 ):
+    if not roles.opens_summaries(g.clinician.role):  # reception: arrival and status only
+        return reception.page(scanned, g.clinician, edge.client_address(), at_desk=at_desk)
     return render_template(
         "scan/reason.html",
         tag=payload,
@@ -108,17 +111,18 @@ def unlock_summary():
             client=edge.client_address(),
         )
     except crypto.InvalidTag as e:
-        return _invalid(e)
+        return invalid_page(e)
     except unlock.UnlockRefused as refused:
         if refused.status == 400 or refused.error == "override_required":
             scanned = unlock.scan(payload, edge.client_address(), g.clinician)
-            return _reason_page(
+            return reason_page(
                 scanned, payload, refused.message, refused.status, at_desk=_at_desk()
             )
-        return _refusal(refused)
+        return refusal_page(refused)
     return render_template(
         "scan/summary.html",
         at_desk=_at_desk(),
+        tag=payload,
         view=summary_view.build(result.summary),
         warnings=result.warnings,
         tag_id=result.scanned.tag_id,
@@ -147,18 +151,20 @@ def desk_scan():
             return render_template(
                 "scan/desk.html", looked_up=tag_id, status=status, name=name, advice=advice
             )
-        scanned = _scan_audited(text)
+        scanned = scan_audited(text)
+        if not roles.opens_summaries(g.clinician.role):
+            return reception.page(scanned, g.clinician, edge.client_address(), at_desk=True)
     except crypto.InvalidTag as e:
         # a damaged tag URL says why; anything else typed says what the field takes
         is_url = "/t/" in text.lower() or "/l/" in text.lower()
         message = str(e) if is_url else desk_field.NOT_A_SCAN
         return render_template("scan/desk.html", error=message), 400
     except unlock.UnlockRefused as refused:
-        return _refusal(refused)
+        return refusal_page(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
     payload = linked_tags.payload_text(scanned.data, scanned.header)
-    return _reason_page(scanned, payload, at_desk=True)
+    return reason_page(scanned, payload, at_desk=True)
 
 
 def init_app(app: Flask) -> None:

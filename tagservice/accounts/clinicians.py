@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from tagservice import clock
-from tagservice.accounts import credentials, passkey_store, sessions, throttle
+from tagservice.accounts import credentials, passkey_store, roles, sessions, throttle
 from tagservice.accounts.events import audit_account
 from tagservice.accounts.throttle import SignInError, Throttled
 from tagservice.audit import EventKind, record_event
@@ -28,7 +28,7 @@ from tagservice.store.models import ApiToken, Clinician, Passkey
 __all__ = ["SignInError", "Throttled", "audit_account"]
 REALM = "clinician"
 
-ROLES = ("paramedic", "doctor", "nurse", "admin")
+ROLES = ("paramedic", "doctor", "nurse", "admin", "receptionist")
 # Which register each clinical role must be on; an admin may hold any.
 ROLE_REGISTER = {"paramedic": "HCPC", "doctor": "GMC", "nurse": "NMC"}
 REGISTERS = {
@@ -102,6 +102,16 @@ def check_role(role: str, register: str) -> str:
     return role
 
 
+def _no_registration(role: str, register, number) -> tuple[str, None, None]:
+    """A receptionist holds no professional registration; one given is a mistake."""
+    if (register or "").strip() or (number or "").strip():
+        raise ClinicianError(
+            f"a {role.strip().lower()} has no professional registration: "
+            "leave out the register and number"
+        )
+    return role.strip().lower(), None, None
+
+
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ClinicianError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
@@ -141,8 +151,11 @@ def add_clinician(
 ) -> tuple[Clinician, str | None, str]:
     """Create an account. Returns (clinician, generated password or None, otpauth URI)."""
     email = validate_email(email)
-    register, number = normalise_registration(register, registration_number)
-    role = check_role(role, register)
+    if roles.needs_registration((role or "").strip().lower()):
+        register, number = normalise_registration(register, registration_number)
+        role = check_role(role, register)
+    else:
+        role, register, number = _no_registration(role, register, registration_number)
     name, organisation = (name or "").strip(), (organisation or "").strip()
     if not name:
         raise ClinicianError("a name is required")

@@ -99,6 +99,8 @@ def issue(
     refuse_superseded: bool,
     client: str | None,
     now: datetime | None = None,
+    in_clear: dict | None = None,
+    in_clear_choices: dict | None = None,
 ) -> Issued:
     """Seal `summary` into a new tag for this patient and register it.
 
@@ -163,6 +165,9 @@ def issue(
             "issued": valid["meta"]["issued"],
             "review": review,
             "critical": alerts.critical_alerts(valid),
+            # what the patient chose to print in clear (tagservice.card_choices)
+            "in_clear": in_clear or {},
+            "in_clear_choices": in_clear_choices or {},
         },
     )
     db.session.commit()

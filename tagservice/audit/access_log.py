@@ -66,7 +66,7 @@ class AccessPage:
 
 
 _ROLE_WORDS = {"paramedic": "Paramedic", "doctor": "Doctor", "nurse": "Nurse",
-               "admin": "Service administrator"}  # fmt: skip
+               "admin": "Service administrator", "receptionist": "Receptionist"}  # fmt: skip
 _OWN_EVENTS = {
     EventKind.TAG_ISSUED: "You made this card",
     EventKind.TAG_UPDATED: "The summary behind this card was changed (same card)",
@@ -187,6 +187,10 @@ def _describe(event: AuditEvent, names: dict[str, str]) -> tuple[str, str | None
         return "Scanned", who
     if kind == EventKind.TAG_STATUS_LOOKED_UP:
         return "Checked whether this card is valid (nothing was read)", who
+    if kind == EventKind.TAG_EXPORTED:
+        return "Printed or saved to the hospital record, after opening it", who
+    if kind == EventKind.TAG_ARRIVAL_RECORDED:
+        return "Your arrival was recorded at reception (nothing was read)", who
     return _OWN_EVENTS.get(kind, kind), None
 
 

@@ -35,7 +35,7 @@ _ACTIONS = {
         "C": "tag.issued clinician.added clinician.passkey_added clinician.token_created"
         " key.created",
         "R": "tag.scanned tag.unlocked tag.unlock_denied tag.decoded_by_admin audit.exported"
-        " tag.status_looked_up",
+        " tag.status_looked_up tag.exported tag.arrival_recorded",
         "U": "tag.superseded tag.revoked tag.expired clinician.updated clinician.suspended"
         " clinician.reinstated clinician.totp_reset clinician.password_changed key.rotated"
         " key.retired key.kek_changed",

@@ -12,6 +12,8 @@ class EventKind(StrEnum):
     TAG_UNLOCK_DENIED = "tag.unlock_denied"
     TAG_DECODED_BY_ADMIN = "tag.decoded_by_admin"
     TAG_ISSUED = "tag.issued"
+    TAG_EXPORTED = "tag.exported"  # printed on A4 or saved as FHIR IPS after an unlock
+    TAG_ARRIVAL_RECORDED = "tag.arrival_recorded"  # reception scanned the card: no summary
     TAG_UPDATED = "tag.updated"  # a linked tag's summary replaced; same card, same URL
     TAG_SUPERSEDED = "tag.superseded"
     TAG_REVOKED = "tag.revoked"

@@ -15,6 +15,7 @@ import segno
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from tagservice import clock
 from tagservice.accounts import clinicians as accounts
 from tagservice.accounts import passkey_store
 from tagservice.cli.group import CommandError
@@ -59,14 +60,19 @@ def _show_totp(uri: str, qr: bool) -> None:
 @click.argument("email")
 @click.option("--name", required=True, help="full name as on the register")
 @click.option("--role", required=True, type=click.Choice(accounts.ROLES))
-@click.option("--register", "register", required=True, type=click.Choice(["HCPC", "GMC", "NMC"]))
-@click.option("--registration", required=True, help="e.g. PA12345, 1234567, 12A3456E")
+@click.option(
+    "--register", "register", type=click.Choice(["HCPC", "GMC", "NMC"]),
+    help="professional register (not for a receptionist)",
+)
+@click.option("--registration", help="e.g. PA12345, 1234567, 12A3456E (not for a receptionist)")
 @click.option("--org", "organisation", required=True, help="employing organisation")
 @click.option("--expires", callback=_expiry, help="registration expiry date, YYYY-MM-DD")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
 @click.option("--qr", is_flag=True, help="also draw the TOTP enrolment as a QR code")
 def add(email, name, role, register, registration, organisation, expires, password_stdin, qr):
     """Register a clinician; prints the TOTP otpauth:// URI (and a password if generated)."""
+    if role != "receptionist" and not (register and registration):
+        raise CommandError(f"a {role} needs --register and --registration")
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -76,7 +82,8 @@ def add(email, name, role, register, registration, organisation, expires, passwo
         )
     except accounts.ClinicianError as e:
         raise CommandError(str(e)) from None
-    click.echo(f"added {clinician.email} ({clinician.role}, {clinician.registration})")
+    registration = clinician.registration or "no registration: cannot open summaries"
+    click.echo(f"added {clinician.email} ({clinician.role}, {registration})")
     if generated:
         click.echo(f"password (shown once): {generated}")
     _show_totp(uri, qr)
@@ -85,12 +92,12 @@ def add(email, name, role, register, registration, organisation, expires, passwo
 @clinician_group.command("list")
 def list_clinicians():
     """Every clinician: email, role, registration, organisation, expiry, status."""
-    today = accounts.utcnow().date()
+    today = clock.utcnow().date()
     for c in db.session.scalars(select(Clinician).order_by(Clinician.email)):
         expires = c.registration_expires.isoformat() if c.registration_expires else "-"
-        flag = "" if c.can_unlock(today) else "  (cannot unlock)"
+        flag = "" if c.can_unlock(today) and c.register else "  (cannot unlock)"
         click.echo(
-            f"{c.email}  {c.role}  {c.registration}  {c.organisation}  "
+            f"{c.email}  {c.role}  {c.registration or '-'}  {c.organisation}  "
             f"expires {expires}  {c.status}{flag}"
         )
 

@@ -38,6 +38,7 @@ class Role(StrEnum):
     DOCTOR = "doctor"
     NURSE = "nurse"
     ADMIN = "admin"
+    RECEPTIONIST = "receptionist"  # the A&E desk: arrival and card status, never a summary
 
 
 class Register(StrEnum):
@@ -86,14 +87,18 @@ class Clinician(db.Model):
         _one_of("role", Role),
         _one_of("register", Register),
         _one_of("status", ClinicianStatus),
+        CheckConstraint(
+            "role = 'receptionist' OR (register IS NOT NULL AND registration_number IS NOT NULL)",
+            name="registration_needed",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
-    register: Mapped[str] = mapped_column(String(8))
-    registration_number: Mapped[str] = mapped_column(String(32))
+    register: Mapped[str | None] = mapped_column(String(8))  # None: a receptionist
+    registration_number: Mapped[str | None] = mapped_column(String(32))
     organisation: Mapped[str] = mapped_column(String(200))
     registration_expires: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default=ClinicianStatus.ACTIVE.value)
@@ -115,9 +120,9 @@ class Clinician(db.Model):
         return value.strip().lower()
 
     @property
-    def registration(self) -> str:
+    def registration(self) -> str | None:
         """The register and number together, as printed in audit events: "HCPC PA12345"."""
-        return f"{self.register} {self.registration_number}"
+        return f"{self.register} {self.registration_number}" if self.register else None
 
     def can_unlock(self, today: date) -> bool:
         """Active, and the professional registration has not lapsed (expiry day included)."""

@@ -42,6 +42,8 @@ from tagservice.web import edge
 from tagservice.web.security import csrf, limiter
 
 bp = Blueprint("auth", __name__)
+#: Session flag: offer a passkey after a password sign-in (shown by web/passkey_offer.py).
+OFFER_PASSKEY = "offer_passkey"
 
 SIGNIN_LIMIT = "10 per minute"
 # Local paths only: no scheme, no "//host", no backslash or control characters
@@ -233,6 +235,8 @@ def signin():
                 errors["form"], status = e.message, 401
             else:
                 start_session(clinician)
+                if not clinician.passkeys:  # offered on the next pages (passkey_offer.py)
+                    session[OFFER_PASSKEY] = True
                 return redirect(next_url or default_landing())
         else:
             status = 400

@@ -69,17 +69,17 @@ def open_resume(token: str, now: float | None = None) -> bytes | None:
 def _scan_page(text: str):
     clinician = g.get("clinician")
     try:
-        scanned = views._scan_audited(text)
+        scanned = views.scan_audited(text)
     except crypto.InvalidTag as e:
-        return views._invalid(e)
+        return views.invalid_page(e)
     except unlock.UnlockRefused as refused:
-        return views._refusal(refused)
+        return views.refusal_page(refused)
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
     if clinician is None:
         token = seal_resume(scanned.data)
         return redirect(url_for("auth.signin", next=url_for("linked.resume", token=token)))
-    return views._reason_page(scanned, linked.encode_payload(scanned.data))
+    return views.reason_page(scanned, linked.encode_payload(scanned.data))
 
 
 @bp.get(f"/{linked.ROUTE}/<payload>")
@@ -97,7 +97,7 @@ def resume(token: str):
     """Back from sign-in: the same card, without its key ever having been in a URL query."""
     card_key = open_resume(token)
     if card_key is None:
-        return views._invalid(_EXPIRED)
+        return views.invalid_page(_EXPIRED)
     return _scan_page(linked.encode_payload(card_key))
 
 

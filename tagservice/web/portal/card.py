@@ -19,12 +19,11 @@ from tagservice.accounts import patient_tags, patients
 from tagservice.audit import access_log
 from tagservice.summary import model as summary_model
 from tagservice.web import edge
-from tagservice.web.portal import forms
+from tagservice.web.portal import card_choices, forms
 from tagservice.web.portal.blueprint import bp, patient_required
 from tagservice.web.security import limiter
 
 ISSUE_LIMIT = "20 per hour"
-PRINT_QR_PIXELS = 200
 LAYOUTS = ("wallet", "keyring")
 CRITICAL_SEPARATOR = "; "
 FORMATS = {"png": "image/png", "pdf": "application/pdf"}
@@ -35,9 +34,13 @@ def _card_page(status: int = 200, **extra):
     patient = g.patient
     card = patients.load_card(patient)
     chosen = set(patients.load_print_critical(patient))
+    draft = patients.load_draft(patient)
     page = render_template(
         "portal/card.html",
         card=card,
+        contacts=card_choices.contacts(draft if isinstance(draft, dict) else None),
+        in_clear=(card or {}).get("in_clear_choices") or {},
+        finder_line=card_choices.FINDER_LINE,
         current=patient_tags.current_tag(patient),
         history=patient_tags.patient_tags(patient),
         chosen=chosen,
@@ -65,10 +68,18 @@ def issue():
         flash("Enter your summary first.", "warning")
         return redirect(url_for("portal.edit_summary"))
     refuse = request.form.get("refuse_superseded") == "yes"
+    choices = card_choices.from_form(request.form)
+    in_clear = card_choices.resolve(choices, draft)
+    try:
+        card_choices.check_fits(in_clear)
+    except cards.CardError as e:
+        message = f"That does not fit on the card: {e}. No card was made."
+        return _card_page(400, choices_error=message)
     try:
         issued = patient_tags.issue(
-            g.patient, draft, refuse_superseded=refuse, client=edge.client_label()
-        )
+            g.patient, draft, refuse_superseded=refuse, client=edge.client_label(),
+            in_clear=in_clear, in_clear_choices=choices,
+        )  # fmt: skip
     except summary_model.SummaryError as e:
         checked = forms.Checked(draft)
         for error in e.errors:
@@ -99,10 +110,8 @@ def card_options():
     chosen = [line for index, line in enumerate(available) if index in picked]
     if chosen:
         try:
-            cards.check_card(
-                first_name=card.get("first_name", ""),
-                issuer=patient_tags.issuer_name(),
-                critical_line=CRITICAL_SEPARATOR.join(chosen),
+            card_choices.check_fits(
+                card_choices.printed(card), CRITICAL_SEPARATOR.join(chosen)
             )
         except cards.CardError as e:
             return _card_page(400, options_error=f"That does not fit on the card: {e}")
@@ -164,7 +173,7 @@ def download(fmt: str):
     try:
         data = cards.render_card(
             card["url"],
-            first_name=card["first_name"],
+            **card_choices.printed(card),
             tag_id=card["tag_id"],
             issued=date.fromisoformat(card["issued"]),
             review=date.fromisoformat(card["review"]) if card.get("review") else None,
@@ -191,16 +200,26 @@ def print_view():
     card = _issued_card()
     if card is None:
         return _no_card()
-    # Whole pixels per module (no blurry scaling), about 5 cm across on screen and paper.
-    modules = cards.qr_version(card["url"]) * 4 + 17 + 8  # the symbol plus its quiet zone
-    scale = max(2, PRINT_QR_PIXELS // modules)
-    qr = base64.b64encode(cards.qr_png(card["url"], scale=scale)).decode("ascii")
+    # The faces the PDF has, drawn by the same renderer, printed at true size (85.6 mm).
+    critical_line = _critical_line(card)
+    faces = {}
+    try:
+        for side in ("front", "back"):
+            png = cards.render_card(
+                card["url"], **card_choices.printed(card), tag_id=card["tag_id"],
+                issued=date.fromisoformat(card["issued"]),
+                review=date.fromisoformat(card["review"]) if card.get("review") else None,
+                issuer=patient_tags.issuer_name(), critical_line=critical_line, side=side,
+            )  # fmt: skip
+            faces[side] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    except cards.CardError as e:
+        return _card_page(422, download_error=f"This card cannot be drawn: {e}")
     return render_template(
         "portal/print.html",
         card=card,
-        qr=f"data:image/png;base64,{qr}",
-        qr_size=modules * scale,
-        critical_line=_critical_line(card),
+        faces=faces,
+        printed=card_choices.printed(card),
+        critical_line=critical_line,
         issuer=patient_tags.issuer_name(),
     )
 

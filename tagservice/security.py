@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import boundedjson
+from . import boundedjson, cookie_session
 from .config import Settings
 
 CSP = (
@@ -146,6 +146,7 @@ def init_app(app: Flask) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _configure_cookies(app, settings)
+    cookie_session.init_app(app)
     _configure_csrf(app)
     _configure_limiter(app, settings)
     app.json = BoundedJSONProvider(app)

@@ -15,14 +15,13 @@ from __future__ import annotations
 from flask import Flask
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.wrappers import Request, Response
-from itsdangerous import URLSafeTimedSerializer
 
 
 class LazyCookieSessionInterface(SecureCookieSessionInterface):
     def __init__(self) -> None:
-        self._serializer: tuple[tuple, URLSafeTimedSerializer | None] | None = None
+        self._serializer: tuple | None = None  # (keys, Flask's serializer for them)
 
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+    def get_signing_serializer(self, app: Flask):
         # the keys it was built with: a test or an operator may change them
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         cached = self._serializer

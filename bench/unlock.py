@@ -57,6 +57,22 @@ decrypt cost on this stack. On PostgreSQL, reads in autocommit (no BEGIN and
 COMMIT round trips for the bearer and tag-status reads) took the in-process
 unlock from 4.3-5.1 to 2.9-3.6 ms of CPU, and on gunicorn (--database-url, 2
 rounds) from 5.8-7.0 to 4.9-5.0 ms (12.4 -> 10.1 x bare), 61 -> 150 req/s.
+
+Fourth session (2026-12-03, load average 6-11 on the 2 shared vCPUs): a real
+worker profiled under unlock load (perf by library, py-spy --gil by function).
+Of a worker's CPU per unlock: CPython interpreting 71 %, the kernel 11 %
+(socket, fsync, flock), Ed25519 + HPKE 8 %, libc 4 %, SQLite 4 %. Of the
+Python time: gunicorn outside Flask 17 %, Flask's request machinery and hooks
+15 %, decrypt + decode + validate 14 %, the audit append and commit 12 %, the
+scan (verify, tag status) 9 %, the bearer lookup 7 %, SQLAlchemy's pool
+(three checkouts) about 7 %, critical alerts 5 %, JSON in 4 % and out 3 %.
+Removed: the cookie session's set-up on requests without a cookie
+(tagservice.cookie_session: 20-100 us per bearer request, in process) and the
+second terminology lookup of each medicine for the critical alerts (about 30
+us per medicine). Both are inside this bench's noise at that load: unlock
+6.3-11.6 x bare before (two runs of 3 rounds, median 8.9), 5.8-9.8 x after
+(two runs, median 8.0); the floor was 4.3-7.2 x before and 4.4-5.5 x after,
+so 3 x is still below what verify + durable commit + decrypt cost here.
 """
 
 from __future__ import annotations

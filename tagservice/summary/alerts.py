@@ -53,7 +53,7 @@ def derived_alerts(summary: dict, medicine_codings: Sequence = (),
         name = _text(medicine, "name")
         codings = medicine_codings[index] if index < len(medicine_codings) else ()
         groups = terms.medicine_groups(name, codings)
-        for code in terms.medicine_alert_codes(name, codings):
+        for code in terms.group_alert_codes(groups):
             found.setdefault(code, []).append(name or terms.display_for(codings) or "")
         if "systemic-steroid" in groups:
             steroids.append(name)

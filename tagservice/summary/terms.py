@@ -269,8 +269,13 @@ def medicine_groups(name: str | None, codings: Iterable[Coding] = ()) -> set[str
 
 def medicine_alert_codes(name: str | None, codings: Iterable[Coding] = ()) -> set[str]:
     """Alert codes a current medicine raises by itself (anticoagulant, insulin-diabetes)."""
+    return group_alert_codes(medicine_groups(name, codings))
+
+
+def group_alert_codes(found: set[str]) -> set[str]:
+    """Alert codes of medicine groups found by `medicine_groups` (computed once per medicine)."""
     groups = data()["medicine_groups"]
-    return {groups[key]["alert"] for key in medicine_groups(name, codings) if groups[key]["alert"]}
+    return {groups[key]["alert"] for key in found if groups[key]["alert"]}
 
 
 # ------------------------------------------------------------------ conditions

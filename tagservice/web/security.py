@@ -23,7 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tagservice import boundedjson
 from tagservice.config import Settings
-from tagservice.web import edge
+from tagservice.web import cookie_session, edge
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -146,6 +146,7 @@ def init_app(app: Flask) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _configure_cookies(app, settings)
+    cookie_session.init_app(app)
     _configure_csrf(app)
     _configure_limiter(app, settings)
     app.json = BoundedJSONProvider(app)

@@ -13,7 +13,7 @@ from importlib import resources
 
 from flask import current_app
 
-from . import audit, credentials, crypto, keys, tags
+from . import audit, credentials, crypto, keys, tag_digits, tags
 from .audit import EventKind
 from .clinicians import DEMO_ACCOUNT, DEMO_EMAIL, DEMO_PASSWORD, add_clinician, find_clinician
 
@@ -60,7 +60,7 @@ def ensure_demo_tag() -> str:
         tag_id=header.tag_id_hex,
         demo=True,
     )
-    url = crypto.tag_url(settings.base_url, tag)
+    url = tag_digits.tag_url(settings.base_url, tag)
     keys.write_private(path, url + "\n")
     return url
 

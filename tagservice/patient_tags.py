@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from . import alerts, capacity, crypto, keys, patients, tags
+from . import alerts, capacity, crypto, keys, patients, tag_digits, tags
 from . import summary as summary_model
 from .audit import EventKind, record_event
 from .db import begin_write, db
@@ -106,7 +106,7 @@ def issue(
     keyset = keys.load_keyset(settings)
     sealed = crypto.seal(valid, keyset, now)
     header = crypto.verify_tag(sealed, keyset)
-    url = crypto.tag_url(settings.base_url, sealed)
+    url = tag_digits.tag_url(settings.base_url, sealed)
     review = valid["meta"].get("review")
     tag_id = header.tag_id_hex
 

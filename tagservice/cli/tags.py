@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from .. import alerts, boundedjson, capacity, crypto, keys
+from .. import alerts, boundedjson, capacity, crypto, keys, tag_digits
 from .. import summary as summary_model
 from ..config import ConfigError, load_settings
 from . import CommandError, main
@@ -147,7 +147,7 @@ def issue_command(
     except ConfigError as e:
         raise CommandError(str(e)) from None
     header = crypto.verify_tag(tag, keys.load_keyset(settings))
-    url = crypto.tag_url(settings.base_url, tag)
+    url = tag_digits.tag_url(settings.base_url, tag)
     review = summary["meta"].get("review")
     tags.register_tag(
         header.tag_id_hex,

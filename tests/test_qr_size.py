@@ -124,3 +124,23 @@ def test_the_capacity_meter_reports_the_printed_version():
     tag = sealed("summary-typical-older.json")
     assert capacity.measure(data, HOST_24).qr_version == cards.make_qr(
         tag_digits.tag_url(HOST_24, tag), "m").version
+
+
+@pytest.mark.parametrize(
+    ("tag", "digits"),
+    [
+        (b"\x01", "001"),
+        (b"\xff", "255"),
+        (b"\x01\x00", "00256"),
+        (b"\x01" + bytes(131), "00" + str(256**131)),
+        (bytes(185), "0" * 446),
+    ],
+)
+def test_the_numeric_vectors_of_tag_format_section_1_1(tag, digits):
+    assert tag_digits.encode(tag) == digits and tag_digits.decode(digits) == tag
+
+
+@pytest.mark.parametrize("digits", [str(256**185).rjust(446, "0"), "0" * 447])
+def test_the_refused_numeric_vectors_of_tag_format_section_1_1(digits):
+    with pytest.raises(ValueError):
+        tag_digits.decode(digits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -138,6 +139,10 @@ def test_issue_refuses_a_wristband_before_sealing_or_registering_anything(cli, t
     assert result.exit_code == 2
     assert "linked tag" in result.output and "issued tag" not in result.output
     assert not out.exists()
+    with sqlite3.connect(tmp_path / "instance" / "tagservice.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM tag").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM audit_event WHERE kind = 'tag.issued'"
+                          ).fetchone() == (0,)  # fmt: skip
 
 
 # --- key ring ----------------------------------------------------------------------
@@ -242,3 +247,5 @@ def test_issue_writes_an_ndef_file_holding_the_issued_tag_url(cli, tmp_path):
     uri = parse_uri_record(out.read_bytes())
     assert uri.startswith("https://") or uri.startswith("http://")
     assert crypto.decode_payload(uri)
+    with sqlite3.connect(tmp_path / "instance" / "tagservice.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM tag").fetchone() == (1,)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from . import layout as base
 from . import text as tx
@@ -25,8 +25,10 @@ QR_WIDTH = 0.78  # of the screen width, quiet zone included
 QR_CENTRE = 0.62  # of the screen height
 BLACK = (0, 0, 0)
 TITLE = "MEDICAL ID"
-WORDS = "Emergency? Scan this code with a phone camera. Clinicians sign in to see " \
+WORDS = (
+    "Emergency? Scan this code with a phone camera. Clinicians sign in to see "
     "allergies, medicines and contacts."
+)
 
 
 def module_for(url: str, screen: str) -> tuple[object, int, int]:
@@ -50,8 +52,6 @@ def wallpaper(url: str, screen: str = DEFAULT_SCREEN) -> Image.Image:
     pad = 3 * module  # white beyond the quiet zone, so the panel reads as a card
     x = (width - block) // 2
     y = round(height * QR_CENTRE) - block // 2
-    from PIL import ImageDraw
-
     draw = ImageDraw.Draw(image)
     draw.rounded_rectangle(
         (x - pad, y - pad, x + block + pad - 1, y + block + pad - 1), radius=4 * module,

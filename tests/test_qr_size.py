@@ -99,10 +99,10 @@ def test_phone_style_decoders_read_the_mixed_mode_code(name):
     url = tag_digits.tag_url(HOST_24, sealed(name))
     image = Image.open(io.BytesIO(cards.qr_png(url, scale=6))).convert("L")
     assert [b.text for b in zxingcpp.read_barcodes(image)] == [url]
-    cv2 = pytest.importorskip("cv2")
-    numpy = pytest.importorskip("numpy")
-    text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(numpy.array(image))
-    assert text == url
+    assert opencv_reads(image) == url
+    # The classic QRCodeDetector fails to locate some clean codes (of either spelling,
+    # docs/tag-format.md 1.1) but never reads a mixed-mode code as other text.
+    assert opencv_reads(image, "QRCodeDetector") in (url, "")
 
 
 def test_typical_older_summary_fits_v10_m_and_heavy_v16_m_with_a_24_character_host():
@@ -144,3 +144,39 @@ def test_the_numeric_vectors_of_tag_format_section_1_1(tag, digits):
 def test_the_refused_numeric_vectors_of_tag_format_section_1_1(digits):
     with pytest.raises(ValueError):
         tag_digits.decode(digits)
+
+
+def camera_like(url: str, shrink: float) -> Image.Image:
+    """The code as a phone frame might hold it: tilted 7 degrees, scaled to 6/shrink px a
+    module, slightly blurred and JPEG-compressed."""
+    from PIL import ImageFilter
+
+    sharp = Image.open(io.BytesIO(cards.qr_png(url, scale=6))).convert("L")
+    tilted = sharp.rotate(7, expand=True, fillcolor=255, resample=Image.BICUBIC)
+    small = tilted.resize((int(tilted.width / shrink), int(tilted.height / shrink)),
+                          Image.BILINEAR)  # fmt: skip
+    out = io.BytesIO()
+    small.filter(ImageFilter.GaussianBlur(0.8)).save(out, "JPEG", quality=70)
+    return Image.open(io.BytesIO(out.getvalue())).convert("L")
+
+
+def opencv_reads(image: Image.Image, detector: str = "QRCodeDetectorAruco") -> str:
+    """OpenCV's reading of the image ("" when it finds no code)."""
+    cv2 = pytest.importorskip("cv2")
+    numpy = pytest.importorskip("numpy")
+    return getattr(cv2, detector)().detectAndDecode(numpy.array(image))[0]
+
+
+@pytest.mark.parametrize("name", ["summary-typical-older.json", "summary-heavy-realistic.json"])
+def test_a_camera_like_photo_of_the_mixed_mode_code_still_decodes(name):
+    url = tag_digits.tag_url(HOST_24, sealed(name))
+    photo = camera_like(url, shrink=1.0)  # 6 px a module
+    assert [b.text for b in zxingcpp.read_barcodes(photo)] == [url]
+    assert opencv_reads(photo) == url
+
+
+@pytest.mark.parametrize("shrink", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("name", ["summary-typical-older.json", "summary-heavy-realistic.json"])
+def test_zxing_reads_the_camera_like_mixed_mode_code_down_to_3_px_a_module(name, shrink):
+    url = tag_digits.tag_url(HOST_24, sealed(name))
+    assert [b.text for b in zxingcpp.read_barcodes(camera_like(url, shrink))] == [url]

@@ -161,6 +161,8 @@ def issue_command(
     audit.record_event(
         EventKind.TAG_ISSUED, outcome="success", actor_type="cli", tag_id=header.tag_id_hex
     )
+    if Path(out).suffix.lower() == ".ndef":  # NFC stores bytes: base32 is shorter than digits
+        url = crypto.tag_url(settings.base_url, tag)
     written = _write_output(Path(out), url, card, header.tag_id_hex, now.date(), review)
     click.echo(f"issued tag {header.tag_id_hex} -> {', '.join(map(str, written))}")
     click.echo(capacity.measure(summary, settings.base_url).describe())

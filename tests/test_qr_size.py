@@ -180,3 +180,12 @@ def test_a_camera_like_photo_of_the_mixed_mode_code_still_decodes(name):
 def test_zxing_reads_the_camera_like_mixed_mode_code_down_to_3_px_a_module(name, shrink):
     url = tag_digits.tag_url(HOST_24, sealed(name))
     assert [b.text for b in zxingcpp.read_barcodes(camera_like(url, shrink))] == [url]
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=tag_digits.MAX_DIGITS + 5))
+def test_any_digit_string_decodes_to_its_one_tag_or_is_malformed(digits):
+    try:
+        data = crypto.decode_payload(f"HTTPS://H/T/{digits}")
+    except crypto.MalformedTag:
+        return
+    assert tag_digits.encode(data) == digits  # the one spelling of those bytes

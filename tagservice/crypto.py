@@ -222,7 +222,7 @@ def decode_payload(text: str) -> bytes:
     if len(text) > _MAX_TEXT_CHARS:  # refused before it is searched: huge input costs nothing
         raise MalformedTag("This code is far too long to be an emergency tag.")
     payload = _payload_of(text)
-    if payload.isascii() and payload.isdigit():  # the numeric spelling (tag_digits)
+    if tag_digits.is_numeric(payload):  # the numeric spelling (section 1.1)
         try:
             return tag_digits.decode(payload)
         except ValueError:

@@ -14,10 +14,12 @@ refused before any further work. Pure: no Flask, no keys.
 
 from __future__ import annotations
 
+import math
 import re
 
 MAX_BYTES = 1024  # crypto.MAX_TAG_BYTES (tests check they agree)
 _DIGITS = re.compile(r"[0-9]+")
+_BASE32_DIGITS = frozenset("234567")
 # digits_for(n) grows by 2 or 3 for each byte, so the width names the length.
 _WIDTH = {n: len(str(256**n - 1)) for n in range(1, MAX_BYTES + 1)}
 _LENGTH = {width: n for n, width in _WIDTH.items()}
@@ -25,8 +27,15 @@ MAX_DIGITS = _WIDTH[MAX_BYTES]
 
 
 def digits_for(n: int) -> int:
-    """How many digits spell an n-byte tag."""
-    return _WIDTH[n]
+    """How many digits spell an n-byte tag (past MAX_BYTES: for measuring only)."""
+    return _WIDTH.get(n) or math.floor(8 * n * math.log10(2)) + 1
+
+
+def is_numeric(payload: str) -> bool:
+    """True for the numeric spelling: ASCII digits with at least one that base32 lacks
+    (0, 1, 8, 9). Text of the digits 2-7 alone is base32, read as it always was; a v1
+    tag's digits always begin with 00 (its first byte is 0x01)."""
+    return payload.isascii() and payload.isdigit() and not set(payload) <= _BASE32_DIGITS
 
 
 def encode(tag: bytes) -> str:
@@ -51,4 +60,7 @@ def decode(text: str) -> bytes:
 
 def tag_url(base_url: str, tag: bytes) -> str:
     """The URL printed in the QR code: upper-case `BASE/T/` then the digits."""
-    return f"{base_url.rstrip('/').upper()}/T/{encode(tag)}"
+    digits = encode(tag)
+    if not is_numeric(digits):  # only bytes that are no v1 tag
+        raise ValueError("these bytes have no unambiguous numeric spelling")
+    return f"{base_url.rstrip('/').upper()}/T/{digits}"

@@ -43,6 +43,8 @@ CASES = {
     "wallet PDF front+back": lambda url: cards.render_card(url, **WORDS, fmt="pdf"),
     "wallet PDF A4 sheet": lambda url: cards.render_card(url, **WORDS, fmt="pdf", sheet=True),
     "keyring PNG": lambda url: cards.render_card(url, **WORDS, layout="keyring"),
+    "lockscreen PNG": lambda url: cards.render_card(url, **WORDS, layout="lockscreen"),
+    "NFC NDEF record": lambda url: cards.uri_record(url),
 }
 TARGETED = ("wallet PNG front", "wallet PDF front+back")
 

@@ -1,28 +1,29 @@
-"""The QR symbol for a tag URL: alphanumeric mode, chosen error correction."""
+"""The QR symbol for a tag URL: alphanumeric prefix, numeric digits, chosen error correction."""
 
 from __future__ import annotations
 
 import io
-import re
 
 import segno
 from segno import consts
 
-# A linked (format v2) tag URL: upper-case prefix ending "/L/", then a 39-digit card key.
-_LINKED_URL = re.compile(r"(.+/L/)([0-9]{39})")
-
 DEFAULT_ERROR = "m"
 
 
-def make_qr(url: str, error: str = DEFAULT_ERROR) -> segno.QRCode:
-    """Encode the upper-case tag URL in QR alphanumeric mode (no boost of ECC level)."""
+def segments(url: str) -> list[tuple[str, int]]:
+    """QR segments for a tag URL: the upper-case text alphanumeric; a final path
+    segment of decimal digits (a numeric tag payload) in numeric mode beside it."""
     if url != url.upper():
         raise ValueError("tag URLs are upper case so they fit QR alphanumeric mode")
-    linked = _LINKED_URL.fullmatch(url)
-    if linked:  # the card key in a numeric segment: 10 bits per 3 digits
-        segments = [(linked[1], consts.MODE_ALPHANUMERIC), (linked[2], consts.MODE_NUMERIC)]
-        return segno.make_qr(segments, error=error, boost_error=False)
-    return segno.make_qr(url, error=error, mode="alphanumeric", boost_error=False)
+    prefix, slash, last = url.rpartition("/")
+    if slash and last.isascii() and last.isdigit():
+        return [(prefix + slash, consts.MODE_ALPHANUMERIC), (last, consts.MODE_NUMERIC)]
+    return [(url, consts.MODE_ALPHANUMERIC)]
+
+
+def make_qr(url: str, error: str = DEFAULT_ERROR) -> segno.QRCode:
+    """Encode the upper-case tag URL (no boost of ECC level)."""
+    return segno.make_qr(segments(url), error=error, boost_error=False)
 
 
 def qr_version(url: str, error: str = DEFAULT_ERROR) -> int:

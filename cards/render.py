@@ -13,10 +13,11 @@ import unicodedata
 from datetime import date
 
 from cards import layout as card_layout
-from cards import pdf
+from cards import lockscreen, pdf, wristband
 from cards.errors import CardError
 
-LAYOUTS = ("wallet", "keyring")
+LAYOUTS = ("wallet", "keyring", "wristband", "lockscreen")
+WORDLESS = ("keyring", "wristband", "lockscreen")  # print the QR and fixed words only
 FORMATS = ("png", "pdf")
 SIDES = ("front", "back")
 BLEED_PX = round(2 * card_layout.MM)  # 2 mm of repeated edge in the PDF
@@ -37,6 +38,7 @@ def render_card(
     fmt: str = "png",
     sheet: bool = False,
     side: str = "front",
+    screen: str = lockscreen.DEFAULT_SCREEN,
     **in_clear,
 ) -> bytes:
     """Render a wallet card or key-ring insert for the tag `url`.
@@ -53,8 +55,10 @@ def render_card(
         raise CardError("an A4 sheet is a PDF: use fmt='pdf' with sheet=True")
     if fmt == "pdf" and side != "front":
         raise CardError("a PDF holds every side; side= applies to PNG only")
-    if layout == "keyring" and side == "back":
-        raise CardError("a key-ring insert has one side only")
+    if layout in WORDLESS and side == "back":
+        raise CardError(f"a {layout} print has one side only")
+    if layout == "lockscreen" and fmt != "png":
+        raise CardError("a lock-screen wallpaper is a PNG: use fmt='png'")
     if not isinstance(url, str):
         raise CardError("url must be the tag URL as a string")
     card = card_text(
@@ -66,8 +70,12 @@ def render_card(
         critical_line=critical_line,
         **in_clear,
     )
+    if layout == "lockscreen":
+        return lockscreen.png(url, screen)
     if layout == "keyring":
         faces = [card_layout.keyring(url)]
+    elif layout == "wristband":
+        faces = [wristband.strip(url)]
     elif fmt == "png":
         faces = [card_layout.front(url, card) if side == "front" else card_layout.back(card)]
     else:
@@ -141,7 +149,7 @@ def check_card(
     prints no words, so it always passes.
     """
     _check_choice("layout", layout, LAYOUTS)
-    if layout == "keyring":
+    if layout in WORDLESS:
         return
     today = date.today()
     card = card_text(
@@ -155,6 +163,21 @@ def check_card(
     )
     card_layout.front(PLACEHOLDER_URL, card)
     card_layout.back(card)
+
+
+def check_qr(url: str, layout: str) -> None:
+    """Raise CardError now if a QR of this URL's shape cannot be printed in `layout`
+    (e.g. a self-contained tag on a wristband): callers pass a placeholder URL of the
+    real tag's length before issuing, so nothing is sealed or audited for nothing."""
+    _check_choice("layout", layout, LAYOUTS)
+    if layout == "wristband":
+        wristband.module_for(url)
+    elif layout == "lockscreen":
+        for screen in lockscreen.SCREENS:
+            lockscreen.module_for(url, screen)
+    else:
+        card_layout.qr_module(url, card_layout.QR_AREA if layout == "wallet" else 10**6,
+                              largest=card_layout.MIN_MODULE if layout == "keyring" else 24)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
+from tagservice import tag_digits
 from tagservice.summary import compact
 from tagservice.summary import model as summary_model
 from tagservice.web import dates
@@ -45,7 +46,7 @@ HPKE_INFO = b"tagservice/v1"
 _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 _B32_MAX_CHARS = -(-MAX_TAG_BYTES * 8 // 5)
 # A whole URL: the longest payload plus room for scheme, host, port and "/T/".
-_MAX_TEXT_CHARS = _B32_MAX_CHARS + 1024
+_MAX_TEXT_CHARS = max(_B32_MAX_CHARS, tag_digits.MAX_DIGITS) + 1024
 _B32_RE = re.compile(r"[A-Z2-7]+")
 _PATH_MARK = re.compile(r"/t/", re.IGNORECASE)
 
@@ -223,6 +224,11 @@ def decode_payload(text: str) -> bytes:
     if len(text) > _MAX_TEXT_CHARS:  # refused before it is searched: huge input costs nothing
         raise MalformedTag("This code is far too long to be an emergency tag.")
     payload = _payload_of(text)
+    if tag_digits.is_numeric(payload):  # the numeric spelling (section 1.1)
+        try:
+            return tag_digits.decode(payload)
+        except ValueError:
+            raise MalformedTag() from None
     if len(payload) > _B32_MAX_CHARS:
         raise MalformedTag("This code is far too long to be an emergency tag.")
     if not payload.isascii():  # "ſ".upper() is "S": only ASCII letters may have their case folded

@@ -12,7 +12,7 @@ from importlib import resources
 
 from flask import current_app
 
-from tagservice import audit, clock, crypto, keys
+from tagservice import audit, clock, crypto, keys, tag_digits
 from tagservice.accounts import credentials
 from tagservice.accounts.clinicians import (
     DEMO_ACCOUNT,
@@ -67,7 +67,7 @@ def ensure_demo_tag() -> str:
         tag_id=header.tag_id_hex,
         demo=True,
     )
-    url = crypto.tag_url(settings.base_url, tag)
+    url = tag_digits.tag_url(settings.base_url, tag)
     keys.write_private(path, url + "\n")
     return url
 

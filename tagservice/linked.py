@@ -50,6 +50,9 @@ _DIGITS_RE = re.compile(f"[0-9]{{{DIGITS}}}")
 _PATH_MARK = re.compile(r"/l/", re.IGNORECASE)
 # a URL, never longer than this, is refused before it is searched
 _MAX_TEXT_CHARS = 2048
+# Bare digits shorter than this are a linked card key (39 digits, or a mistyped one);
+# a v1 tag in its numeric spelling (tag_digits) is at least 132 bytes, over 300 digits.
+_V1_MIN_DIGITS = 100
 
 
 class UnknownLinkedTag(crypto.InvalidTag):
@@ -136,13 +139,13 @@ def is_linked(text: str) -> bool:
     """True when `text` is meant as a linked tag: a URL with `/L/`, or bare digits.
 
     Only routes the text; `decode_payload` then refuses every other spelling. A v1
-    payload is base32 of at least 132 bytes and never holds a 0, 1, 8 or 9 alone.
+    payload is base32, or digits (its numeric spelling) far longer than a card key.
     """
     if not isinstance(text, str):
         return False
     text = text.strip()
     return bool(_PATH_MARK.search(text[:_MAX_TEXT_CHARS])) or (
-        bool(text) and len(text) <= _MAX_TEXT_CHARS and text.isdigit()
+        bool(text) and len(text) < _V1_MIN_DIGITS and text.isdigit()
     )
 
 

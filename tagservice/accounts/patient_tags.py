@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from tagservice import clock, crypto, keys
+from tagservice import clock, crypto, keys, tag_digits
 from tagservice.accounts import patients
 from tagservice.audit import EventKind, record_event
 from tagservice.store import tags
@@ -117,7 +117,7 @@ def issue(
     keyset = keys.load_keyset(settings)
     sealed = crypto.seal(valid, keyset, now)
     header = crypto.verify_tag(sealed, keyset)
-    url = crypto.tag_url(settings.base_url, sealed)
+    url = tag_digits.tag_url(settings.base_url, sealed)
     review = valid["meta"].get("review")
     tag_id = header.tag_id_hex
 

@@ -10,15 +10,15 @@ from urllib.parse import urlsplit
 import click
 from flask import current_app
 
-from tagservice import clock, crypto, keys
+from tagservice import clock, crypto, keys, tag_digits
 from tagservice.cli.group import CommandError, main
 from tagservice.cli.summary_files import field_errors, load_summary_file
 from tagservice.config import ConfigError, load_settings
 from tagservice.summary import alerts, capacity
 from tagservice.summary import model as summary_model
 
-LAYOUTS = ("wallet", "keyring")
-OUTPUT_SUFFIXES = (".txt", ".png", ".pdf")
+LAYOUTS = ("wallet", "keyring", "wristband", "lockscreen")
+OUTPUT_SUFFIXES = (".txt", ".png", ".pdf", ".ndef")
 
 
 def _settings():
@@ -50,15 +50,16 @@ def init_command():
     "out",
     required=True,
     type=click.Path(dir_okay=False),
-    help="tag.txt (the URL), card.png (front; the back goes to card-back.png) "
-    "or card.pdf (front and back with crop marks)",
+    help="tag.txt (the URL), card.png (front; the back goes to card-back.png), "
+    "card.pdf (front and back with crop marks) or tag.ndef (an NFC URI record for a sticker)",
 )
 @click.option(
     "--layout",
     type=click.Choice(LAYOUTS),
     default="wallet",
     show_default=True,
-    help="wallet card (85.6 x 54 mm) or key-ring / bracelet insert (QR and MEDICAL ID only)",
+    help="wallet card (85.6 x 54 mm), key-ring / bracelet insert, wristband strip (25 mm "
+    "tall: linked tags only) or phone lock screen (PNG, 1170x2532 and 1080x2400)",
 )
 @click.option(
     "--critical-line",
@@ -122,13 +123,14 @@ def issue_command(
         return
     try:
         capacity.check_fits(summary, settings.base_url)
+        _check_qr_fits(Path(out), layout, capacity.tag_size(summary), settings.base_url)
         tag = crypto.seal(summary, keys.load_keyset(settings), now)
     except summary_model.SummaryError as e:
         raise CommandError(field_errors(e)) from None
     except ConfigError as e:
         raise CommandError(str(e)) from None
     header = crypto.verify_tag(tag, keys.load_keyset(settings))
-    url = crypto.tag_url(settings.base_url, tag)
+    url = tag_digits.tag_url(settings.base_url, tag)
     review = summary["meta"].get("review")
     tags.register_tag(
         header.tag_id_hex,
@@ -140,6 +142,8 @@ def issue_command(
     audit.record_event(
         EventKind.TAG_ISSUED, outcome="success", actor_type="cli", tag_id=header.tag_id_hex
     )
+    if Path(out).suffix.lower() == ".ndef":  # NFC stores bytes: base32 is shorter than digits
+        url = crypto.tag_url(settings.base_url, tag)
     written = _write_output(Path(out), url, card, header.tag_id_hex, now.date(), review)
     click.echo(f"issued tag {header.tag_id_hex} -> {', '.join(map(str, written))}")
     click.echo(capacity.measure(summary, settings.base_url).describe())
@@ -149,15 +153,32 @@ def _check_output_options(path: Path, layout, critical_line, critical_auto, shee
     """Refuse option mistakes before anything is sealed, registered or audited."""
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_SUFFIXES:
-        raise CommandError(f"--out must end in .txt, .png or .pdf, not {path.name}")
+        raise CommandError(f"--out must end in .txt, .png, .pdf or .ndef, not {path.name}")
     if critical_line is not None and critical_auto:
         raise CommandError("give --critical-line TEXT or --critical-auto, not both")
-    if suffix == ".txt" and (layout != "wallet" or critical_line or critical_auto or sheet):
+    if suffix in (".txt", ".ndef") and (
+        layout != "wallet" or critical_line or critical_auto or sheet
+    ):
         raise CommandError("--layout, --critical-* and --sheet need --out card.png or card.pdf")
+    if layout == "lockscreen" and suffix != ".png":
+        raise CommandError("a lock-screen wallpaper is a picture: use --out lock.png")
     if sheet and suffix != ".pdf":
         raise CommandError("--sheet makes an A4 PDF: use --out card.pdf")
-    if layout == "keyring" and (critical_line is not None or critical_auto):
-        raise CommandError("a key-ring insert prints no critical line: use --layout wallet")
+    if layout != "wallet" and (critical_line is not None or critical_auto):
+        raise CommandError(f"a {layout} print has no critical line: use --layout wallet")
+
+
+def _check_qr_fits(path: Path, layout: str, tag_bytes: int, base_url: str) -> None:
+    """Refuse a layout the QR cannot fit (a v1 tag on a wristband) before anything is sealed."""
+    import cards
+
+    if path.suffix.lower() not in (".png", ".pdf"):
+        return
+    placeholder = tag_digits.tag_url(base_url, bytes(tag_bytes))
+    try:
+        cards.check_qr(placeholder, layout)
+    except cards.CardError as e:
+        raise CommandError(str(e)) from None
 
 
 def _card_words(path: Path, layout, critical_line, critical_auto, sheet, summary, settings):
@@ -197,11 +218,17 @@ def _write_output(path: Path, url: str, card: dict, tag_id: str, issued, review)
     if suffix == ".txt":
         path.write_text(url + "\n")
         return [path]
+    if suffix == ".ndef":
+        path.write_bytes(cards.uri_record(url))
+        return [path]
     review_date = datetime.fromisoformat(review).date() if review else None
     common = dict(card, tag_id=tag_id, issued=issued, review=review_date, fmt=suffix[1:])
     written = {path: {}}
     if suffix == ".png" and card["layout"] == "wallet":
         written[path.with_name(f"{path.stem}-back{path.suffix}")] = {"side": "back"}
+    if card["layout"] == "lockscreen":  # both common phone sizes from the one tag
+        written = {path: {"screen": "1170x2532"},
+                   path.with_name(f"{path.stem}-1080x2400{path.suffix}"): {"screen": "1080x2400"}}
     try:
         images = {
             target: cards.render_card(url, **common, **extra) for target, extra in written.items()

@@ -4,7 +4,7 @@
 // only when "Use camera" is pressed. Frames never leave the browser.
 (function () {
   "use strict";
-  var TAG = /\/T\/[A-Z2-7]+$/i, EVERY_MS = 150;
+  var TAG = /\/T\/(?:[A-Z2-7]+|[0-9]+)$/i, EVERY_MS = 150;  // base32 or numeric payload
 
   function loadScript(src) {
     return new Promise(function (resolve, reject) {

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import segno
+from segno import consts
 
-from tagservice import crypto
+from tagservice import crypto, tag_digits
 from tagservice.summary import compact
 from tagservice.summary import model as summary_model
 
@@ -35,6 +36,21 @@ def qr_version_for(url_chars: int, error: str = CAP_ERROR) -> int | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def printed_qr_version(base_url: str, tag_bytes: int, error: str = CAP_ERROR) -> int | None:
+    """QR version of the printed URL (tag_digits.tag_url: alphanumeric prefix, numeric
+    digits) for a tag of this many bytes, or None if none fits."""
+    prefix = f"{base_url.rstrip('/').upper()}/T/"
+    digits = "0" * tag_digits.digits_for(tag_bytes)
+    try:
+        return segno.make_qr(
+            [(prefix, consts.MODE_ALPHANUMERIC), (digits, consts.MODE_NUMERIC)],
+            error=error, boost_error=False,
+        ).version
+    except segno.DataOverflowError:
+        return None
+
+
 def url_chars(base_url: str, tag_bytes: int) -> int:
     return len(base_url.rstrip("/")) + len("/T/") + math.ceil(tag_bytes * 8 / 5)
 
@@ -45,7 +61,7 @@ def max_tag_bytes(base_url: str, version: int = CAP_QR_VERSION, error: str = CAP
     lo, hi = 0, crypto.MAX_TAG_BYTES
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        found = qr_version_for(url_chars(base_url, mid), error)
+        found = printed_qr_version(base_url, mid, error)
         if found is not None and found <= version:
             lo = mid
         else:
@@ -89,9 +105,9 @@ def measure(summary: dict, base_url: str) -> Meter:
     """Meter a validated summary against the cap for this base URL."""
     size = tag_size(summary)
     cap = max_tag_bytes(base_url)
-    chars = url_chars(base_url, size)
     shorten = () if size <= cap else tuple(_biggest_fields(summary))
-    return Meter(size, cap, qr_version_for(chars, "m"), qr_version_for(chars, "l"), shorten)
+    versions = printed_qr_version(base_url, size, "m"), printed_qr_version(base_url, size, "l")
+    return Meter(size, cap, *versions, shorten)
 
 
 def _biggest_fields(summary: dict, limit: int = 5) -> list[tuple[str, int]]:

@@ -215,8 +215,8 @@ def register_html_error(
     return handler
 
 
-#: A tag payload as it appears in /T/<payload> (base32, bounded), for the retry link.
-_PAYLOAD = re.compile(r"[A-Za-z2-7]{1,4096}")
+#: A tag payload as it appears in /T/<payload> (base32 or digits, bounded), for the retry link.
+_PAYLOAD = re.compile(r"[A-Za-z0-9]{1,4096}")
 _LINKED_PAYLOAD = re.compile(r"[0-9]{39}")  # a linked card's key (tagservice/linked.py)
 
 

@@ -23,6 +23,7 @@ TOO_MUCH = {
     "#f-gp-name": 80,
     "#f-baseline-0-value": 60,
     "#f-contacts-0-relationship": 30,
+    "#f-medications-0-frequency": 40,  # the numeric QR segment holds about 55 bytes more
 }
 
 

@@ -148,7 +148,7 @@ class Server:
 
     def issue(self, fixture: str = "summary-typical.json") -> str:
         """Issue a tag as `tagservice issue` does; returns the URL printed in the QR code."""
-        from tagservice import crypto, keys
+        from tagservice import crypto, keys, tag_digits
         from tagservice.store import tags
 
         summary = json.loads((FIXTURES / fixture).read_text())
@@ -160,7 +160,7 @@ class Server:
             tags.register_tag(
                 header.tag_id_hex, header.issuer_kid.hex(), header.reader_kid.hex(), now, None
             )
-            return crypto.tag_url(self.settings.base_url, tag)
+            return tag_digits.tag_url(self.settings.base_url, tag)
 
     def tag_id(self, url: str) -> str:
         from tagservice import crypto, keys

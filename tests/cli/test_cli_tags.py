@@ -102,7 +102,7 @@ def test_over_capacity_summary_is_refused_naming_fields_and_never_truncated(cli,
     # 30 medicines with distinct made-up names: nothing for deflate to share.
     big["medications"] = [
         {
-            "name": f"Trial compound {n} lot {n * 7919 % 10007:05d}",
+            "name": f"Trial compound {n} lot {n * 7919 % 10007:05d} site {n * 104729 % 99991:05d}",
             "dose": f"{n + 1}.5 mg",
             "frequency": "every 6 hours",
         }

@@ -24,7 +24,7 @@ from tagservice.web.portal.blueprint import bp, patient_required
 from tagservice.web.security import limiter
 
 ISSUE_LIMIT = "20 per hour"
-LAYOUTS = ("wallet", "keyring")
+LAYOUTS = ("wallet", "keyring", "lockscreen")  # a wristband needs a linked tag
 CRITICAL_SEPARATOR = "; "
 FORMATS = {"png": "image/png", "pdf": "application/pdf"}
 _CURSOR = re.compile(r"[0-9]{1,18}")
@@ -165,7 +165,10 @@ def download(fmt: str):
     side = request.args.get("side", "front") if fmt == "png" else "front"
     if fmt not in FORMATS or layout not in LAYOUTS or side not in ("front", "back"):
         abort(404)
-    if layout == "keyring" and side == "back":
+    screen = request.args.get("screen", "1170x2532")
+    if layout != "wallet" and side == "back" or screen not in cards.lockscreen.SCREENS:
+        abort(404)
+    if layout == "lockscreen" and fmt != "png":
         abort(404)
     card = _issued_card()
     if card is None:
@@ -183,11 +186,13 @@ def download(fmt: str):
             fmt=fmt,
             sheet=fmt == "pdf" and request.args.get("sheet") == "1",
             side=side,
+            screen=screen,
         )
     except cards.CardError as e:  # its message names no patient data, only what to change
         return _card_page(422, download_error=f"This card cannot be drawn as a file: {e}")
     response = current_app.response_class(data, mimetype=FORMATS[fmt])
-    parts = ["emergency-card", card["tag_id"][:4], layout, side if fmt == "png" else ""]
+    parts = ["emergency-card", card["tag_id"][:4], layout,
+             screen if layout == "lockscreen" else side if fmt == "png" else ""]
     name = "-".join(p for p in parts if p) + f".{fmt}"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

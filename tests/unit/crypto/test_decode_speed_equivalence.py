@@ -16,10 +16,10 @@ from datetime import date, timedelta
 
 import cbor2
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from tagservice import crypto
+from tagservice import crypto, tag_digits
 from tagservice.summary import compact
 from tagservice.summary import model as summary
 from tagservice.summary.packing import pack_letters
@@ -96,6 +96,13 @@ def old_decode_payload(text: str) -> bytes:
     return data
 
 
+def numeric_spelling(text: str) -> bool:
+    try:
+        return tag_digits.is_numeric(crypto._payload_of(text))
+    except crypto.MalformedTag:
+        return False
+
+
 def outcome(function, *args):
     """The result, or the exception's type and message, for comparing two versions."""
     try:
@@ -123,6 +130,7 @@ def test_decode_payload_matches_base64_on_base32_text(prefix, payload):
 
 @given(st.one_of(st.text(max_size=60), st.text(st.sampled_from(B32_ALPHABET + "=/T ſ1"))))
 def test_decode_payload_matches_base64_on_any_text(text):
+    assume(not numeric_spelling(text))  # digits are read by tag_digits (tag-format 1.1)
     assert outcome(crypto.decode_payload, text) == outcome(old_decode_payload, text)
 
 

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-import segno
 
-from tagservice import crypto
+import cards
+from tagservice import crypto, tag_digits
 from tagservice.summary import capacity
 from tagservice.summary import model as summary
 from tests.paths import FIXTURES
@@ -27,17 +27,14 @@ def test_meter_predicts_the_exact_size_and_qr_version_of_the_real_tag(name):
     tag = crypto.seal(data, keyset(), datetime(2026, 11, 1, tzinfo=UTC))  # same issued date
     meter = capacity.measure(data, BASE)
     assert meter.tag_bytes == len(tag)
-    url = crypto.tag_url(BASE, tag)
-    assert (
-        meter.qr_version
-        == segno.make_qr(url, error="m", mode="alphanumeric", boost_error=False).version
-    )
+    url = tag_digits.tag_url(BASE, tag)  # the printed URL: alphanumeric prefix, numeric digits
+    assert meter.qr_version == cards.make_qr(url, "m").version
 
 
 def test_cap_is_the_largest_tag_that_fits_qr_version_20_at_m():
     cap = capacity.max_tag_bytes(BASE)
-    assert capacity.qr_version_for(capacity.url_chars(BASE, cap), "m") == 20
-    assert capacity.qr_version_for(capacity.url_chars(BASE, cap + 1), "m") in (None, 21)
+    assert capacity.printed_qr_version(BASE, cap, "m") == 20
+    assert capacity.printed_qr_version(BASE, cap + 1, "m") in (None, 21)
 
 
 def test_typical_summary_fits_version_10_and_heavy_version_16():
@@ -48,7 +45,8 @@ def test_typical_summary_fits_version_10_and_heavy_version_16():
 def test_over_capacity_names_the_costliest_fields_largest_first():
     data = load("summary-heavy.json")
     data["medications"] = [
-        {"name": f"Compound {n} lot {n * 7919 % 10007:05d}", "dose": f"{n}.5 mg"} for n in range(30)
+        {"name": f"Compound {n} lot {n * 7919 % 10007:05d} site {n * 104729 % 99991:05d}",
+         "dose": f"{n}.5 mg"} for n in range(30)
     ]
     data = summary.validate(data)
     meter = capacity.measure(data, BASE)

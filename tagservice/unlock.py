@@ -181,31 +181,27 @@ def unlock(
     keyset = _keyset()  # once per unlock: the same keys verify and then decrypt
     scanned = scan(text, client, clinician, keyset)
     today: date = now.date()
+    refusal = None
     if not roles.opens_summaries(clinician.role):
-        audit.record_event(
-            EventKind.TAG_UNLOCK_DENIED,
-            outcome="denied",
-            actor=clinician,
-            tag_id=scanned.tag_id,
-            client=client,
-            why="role",
-        )
-        raise UnlockRefused(403, "role_cannot_open", roles.CANNOT_OPEN)
-    if not clinician.can_unlock(today):
-        audit.record_event(
-            EventKind.TAG_UNLOCK_DENIED,
-            outcome="denied",
-            actor=clinician,
-            tag_id=scanned.tag_id,
-            client=client,
-            why="registration",
-        )
-        raise UnlockRefused(
+        refusal = "role", UnlockRefused(403, "role_cannot_open", roles.CANNOT_OPEN)
+    elif not clinician.can_unlock(today):
+        refusal = "registration", UnlockRefused(
             403,
             "not_permitted",
             "Your account is suspended or your professional registration has expired, so you "
             "cannot open summaries. Contact your administrator.",
         )
+    if refusal is not None:
+        why, refused = refusal
+        audit.record_event(
+            EventKind.TAG_UNLOCK_DENIED,
+            outcome="denied",
+            actor=clinician,
+            tag_id=scanned.tag_id,
+            client=client,
+            why=why,
+        )
+        raise refused
     reason_text = reason_text.strip()
     break_glass = classify_reason(clinician.role, reason, reason_text, override)
     try:

@@ -13,6 +13,7 @@ card key, so the server finds the record without ever storing the key.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -75,27 +76,19 @@ class LinkedHeader:
     revision: int
 
     def to_bytes(self) -> bytes:
-        return (
-            bytes([self.version, self.flags])
-            + self.issuer_kid
-            + self.reader_kid
-            + self.tag_id
-            + bytes([self.dict_id])
-            + self.revision.to_bytes(REVISION_BYTES, "big")
+        """v1's header layout (crypto.Header), then the revision."""
+        v1_layout = crypto.Header(
+            self.version, self.flags, self.issuer_kid, self.reader_kid, self.tag_id, self.dict_id
         )
+        return v1_layout.to_bytes() + self.revision.to_bytes(REVISION_BYTES, "big")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LinkedHeader:
         if len(data) != HEADER_BYTES:
             raise crypto.MalformedTag()
-        k = crypto.KID_BYTES
+        v1_layout = crypto.Header.from_bytes(data[:-REVISION_BYTES])
         return cls(
-            version=data[0],
-            flags=data[1],
-            issuer_kid=data[2 : 2 + k],
-            reader_kid=data[2 + k : 2 + 2 * k],
-            tag_id=data[2 + 2 * k : 2 + 2 * k + crypto.TAG_ID_BYTES],
-            dict_id=data[HEADER_BYTES - REVISION_BYTES - 1],
+            **dataclasses.asdict(v1_layout),
             revision=int.from_bytes(data[-REVISION_BYTES:], "big"),
         )
 

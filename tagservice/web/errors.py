@@ -232,9 +232,10 @@ def retry_url() -> str:
         target = request.full_path.rstrip("?")
     elif request.endpoint == "scan.unlock_summary":
         tag = request.form.get("tag", "")
-        target = f"/T/{tag}" if _PAYLOAD.fullmatch(tag) else "/"
         if _LINKED_PAYLOAD.fullmatch(tag):
             target = f"/L/{tag}"
+        else:
+            target = f"/T/{tag}" if _PAYLOAD.fullmatch(tag) else "/"
     elif request.endpoint == "scan.desk_scan":
         target = "/desk"
     else:

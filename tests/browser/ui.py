@@ -79,7 +79,7 @@ def new_context(browser, base: str, device: str, **options):
     axe is injected as an init script, which the page's strict CSP does not
     block, so pages are checked with their real CSP in force.
     """
-    context = browser.new_context(base_url=base, locale="en-GB", **DEVICES[device], **options)
+    context = browser.new_context(base_url=base, locale="en-GB", **{**DEVICES[device], **options})
     context.set_default_timeout(10_000)
     context.add_init_script(path=str(axe_path()))
     return context

@@ -473,7 +473,11 @@ def test_every_text_on_background_pair_in_a_rule_is_stated():
 
 
 def test_the_stylesheet_is_small():
-    assert CSS.stat().st_size < 6 * 1024
+    """One stylesheet, fetched once and cached (immutable): about 8 ms on a 750 kbit/s link.
+
+    7 KB since the summary's tight first-screen rules (issue 15); was 6 KB.
+    """
+    assert CSS.stat().st_size < 7 * 1024
 
 
 def test_buttons_and_fields_are_at_least_48px_tall():

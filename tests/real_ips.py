@@ -101,9 +101,11 @@ class Instance:
         error = next((line for line in lines if line.startswith("Error: ")), None)
         if result.exit_code == 0 and result.exception is None and self.out.exists():
             url = self.out.read_text().strip()
-            opened = crypto.open_tag(crypto.decode_payload(url), self.keyset, datetime.now(UTC))
+            tag = crypto.decode_payload(url)
+            opened = crypto.open_tag(tag, self.keyset, datetime.now(UTC))
             outcome.issued, outcome.card = True, opened.summary
-            outcome.qr_version = capacity.qr_version_for(len(url), "m")
+            # The QR code as printed: the URL's prefix alphanumeric, the tag in digits.
+            outcome.qr_version = capacity.printed_qr_version(self.settings.base_url, len(tag), "m")
         elif isinstance(result.exception, SystemExit) and result.exit_code == 2 and error:
             outcome.reason = error.removeprefix("Error: ")
         else:

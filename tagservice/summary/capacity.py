@@ -26,16 +26,6 @@ _TEXT_FIELDS = ("note", "language")
 
 
 @lru_cache(maxsize=4096)
-def qr_version_for(url_chars: int, error: str = CAP_ERROR) -> int | None:
-    """QR version for an upper-case URL of this many characters, or None if none fits."""
-    try:
-        return segno.make_qr(
-            "A" * url_chars, error=error, mode="alphanumeric", boost_error=False
-        ).version
-    except segno.DataOverflowError:
-        return None
-
-
 @lru_cache(maxsize=4096)
 def printed_qr_version(base_url: str, tag_bytes: int, error: str = CAP_ERROR) -> int | None:
     """QR version of the printed URL (tag_digits.tag_url: alphanumeric prefix, numeric

@@ -54,7 +54,7 @@ def test_the_patient_ticks_back_lines_before_issuing_and_sees_what_fits(page, se
     expect(status).to_have_text("The 4 lines fit on the back of the card.")
     page.look("back-lines-fit")
     page.press(page.get_by_role("button", name="Make my card"))
-    expect(page.get_by_role("status").first).to_contain_text("Your card is ready")
+    expect(page.get_by_role("status")).to_contain_text("Your card is ready")
     page.press(page.get_by_role("link", name="Print your card"))
     back = page.get_by_role("img", name="Back of the card", exact=False)
     expect(back).to_have_attribute(

@@ -40,7 +40,7 @@ from tagservice.web.security import limiter
 
 ISSUE_LIMIT = "20 per hour"
 # The live check draws the card a few times per question; the page asks once per pause.
-FIT_LIMIT = "60 per minute; 600 per hour"
+FIT_LIMIT = "30 per minute; 300 per hour"
 LAYOUTS = ("wallet", "keyring", "lockscreen")  # a wristband needs a linked tag
 FORMATS = {"png": "image/png", "pdf": "application/pdf"}
 _CURSOR = re.compile(r"[0-9]{1,18}")
@@ -137,7 +137,7 @@ def issue():
 
 @bp.post("/card/fit")
 @patient_required
-@limiter.limit(FIT_LIMIT)
+@limiter.limit(FIT_LIMIT, key_func=edge.patient_key)  # per account: a household shares an address
 def card_fit():
     """The live fit check for the make-a-card form: the renderer's own answer, nothing saved."""
     draft = patients.load_draft(g.patient)

@@ -140,15 +140,20 @@ def check_card(
     issuer: str,
     critical_line: str | None = None,
     layout: str = "wallet",
+    sides: tuple[str, ...] = SIDES,
     **in_clear,
 ) -> None:
     """Raise CardError now if these words cannot be printed (before a tag is issued).
 
     The text column does not depend on the QR size, so a placeholder URL and
     today's date give the same answer as the real card will. A key-ring insert
-    prints no words, so it always passes.
+    prints no words, so it always passes. `sides=("back",)` draws the back only:
+    the critical line changes nothing on the front, so a caller trying several
+    back lines for words already checked saves the front's cost.
     """
     _check_choice("layout", layout, LAYOUTS)
+    for side in sides:
+        _check_choice("side", side, SIDES)
     if layout in WORDLESS:
         return
     today = date.today()
@@ -161,8 +166,10 @@ def check_card(
         critical_line=critical_line,
         **in_clear,
     )
-    card_layout.front(PLACEHOLDER_URL, card)
-    card_layout.back(card)
+    if "front" in sides:
+        card_layout.front(PLACEHOLDER_URL, card)
+    if "back" in sides:
+        card_layout.back(card)
 
 
 def check_qr(url: str, layout: str) -> None:

@@ -1,4 +1,4 @@
-"""JSON API under /api/v1/: unlock, tag status, audit check, and its OpenAPI document.
+"""JSON API under /api/v1/: unlock, FHIR export, tag status, audit check, its OpenAPI document.
 
 Bearer tokens come from POST /api/v1/session (tagservice.web.auth). Errors are
 always {"error", "message"} with the HTTP codes the OpenAPI document lists.
@@ -12,7 +12,7 @@ from tagservice import crypto, unlock
 from tagservice.store import tags
 from tagservice.store.models import Role
 from tagservice.summary import alerts
-from tagservice.web import edge, openapi
+from tagservice.web import edge, export_access, openapi
 from tagservice.web.auth import clinician_required
 from tagservice.web.security import csrf, limiter
 
@@ -72,6 +72,38 @@ def api_unlock():
         },
         audit_id=result.audit_id,
         break_glass=result.break_glass,
+    )
+
+
+@bp.post("/export/fhir")
+@clinician_required
+# the desk's limit, per person: a department shares an address
+@limiter.limit("60 per hour", key_func=edge.clinician_key)
+def api_export_fhir():
+    """The summary just opened (by this clinician, in the last 15 minutes) as a FHIR IPS
+    Bundle, audited as tag.exported before it is decrypted again (web/export_access.py)."""
+    body = request.get_json(silent=True)
+    opened = body.get("opened_audit_id") if isinstance(body, dict) else None
+    if type(opened) is int and 0 < opened < 10**18:
+        opened = str(opened)
+    if not isinstance(body, dict) or not isinstance(body.get("tag"), str) or (
+        not isinstance(opened, str)
+    ):
+        return edge.json_error(
+            400, "bad_request",
+            'Send JSON {"tag": "...", "opened_audit_id": <the audit_id your unlock returned>}.',
+        )  # fmt: skip
+    try:
+        done = export_access.export(body["tag"], opened, g.clinician, "fhir")
+    except crypto.InvalidTag as e:
+        return edge.json_error(400, "invalid_tag", str(e))
+    except unlock.UnlockRefused as refused:
+        return edge.json_error(refused.status, refused.error, refused.message)
+    bundle = export_access.fhir_bundle(done, g.clinician)
+    if bundle is None:
+        return edge.json_error(422, "not_fhir", export_access.NOT_FHIR)
+    return jsonify(
+        bundle=bundle, tag_id=done.tag_id, audit_id=done.export_id, opened_audit_id=done.unlock_id
     )
 
 

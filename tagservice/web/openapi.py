@@ -17,6 +17,7 @@ def _error_responses(*codes: int) -> dict:
         404: "Not found",
         410: "Tag revoked or expired",
         413: "Body too large (the API takes at most 64 KB)",
+        422: "The summary cannot be written as a FHIR document",
         429: "Rate limited",
         503: "Cannot record the access; nothing shown",
     }
@@ -49,7 +50,8 @@ def document() -> dict:
         "info": {
             "title": "tagservice",
             "version": "1",
-            "description": "Emergency summary tags: sign in, unlock (audited), status.",
+            "description": "Emergency summary tags: sign in, unlock (audited), export "
+            "as FHIR IPS (audited), status.",
         },
         "servers": [{"url": "/"}],
         "paths": {
@@ -139,6 +141,53 @@ def document() -> dict:
                             },
                         ),
                         **_error_responses(400, 401, 403, 410, 413, 429, 503),
+                    },
+                }
+            },
+            "/api/v1/export/fhir": {
+                "post": {
+                    "summary": "Export the summary you just opened as a FHIR IPS Bundle",
+                    "description": "Only the clinician who opened this tag (POST "
+                    "/api/v1/unlock) in the last 15 minutes, naming that unlock's audit_id, "
+                    "while the tag still opens. The export is audited as tag.exported and "
+                    "committed before the summary is decrypted again; refusals are audited "
+                    "too. Reception accounts are refused.",
+                    "security": bearer,
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["tag", "opened_audit_id"],
+                            "properties": {
+                                "tag": {"type": "string", "description": "as for /api/v1/unlock"},
+                                "opened_audit_id": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "description": "the audit_id your unlock of this tag returned",
+                                },
+                            },
+                        }
+                    ),
+                    "responses": {
+                        **_ok(
+                            "The FHIR IPS document Bundle and the export's audit record",
+                            {
+                                "type": "object",
+                                "required": ["bundle", "tag_id", "audit_id", "opened_audit_id"],
+                                "properties": {
+                                    "bundle": {
+                                        "type": "object",
+                                        "description": "FHIR R4 Bundle, type document (IPS)",
+                                    },
+                                    "tag_id": {"type": "string"},
+                                    "audit_id": {
+                                        "type": "integer",
+                                        "description": "the tag.exported audit record",
+                                    },
+                                    "opened_audit_id": {"type": "integer"},
+                                },
+                            },
+                        ),
+                        **_error_responses(400, 401, 403, 410, 413, 422, 429, 503),
                     },
                 }
             },

@@ -37,11 +37,11 @@ def test_the_patient_chooses_what_a_finder_reads_and_the_print_is_true_size(page
     page.get_by_label("My year of birth").check()
     page.get_by_label("A note for a member of the public", exact=False).check()
     page.get_by_label("In an emergency call Tom Jones (son): 07700 900123").check()
+    page.get_by_label("ANAPHYLAXIS: Penicillin").check()  # the back line, before issuing too
+    expect(page.locator("#back-fit")).to_have_text("The line fits on the back of the card.")
     page.look("choices-before-issuing")
     page.get_by_role("button", name="Make my card").click()
     expect(page.get_by_role("status")).to_contain_text("Your card is ready")
-    page.get_by_label("ANAPHYLAXIS: Penicillin").check()
-    page.get_by_role("button", name="Save what is printed").click()
     page.get_by_role("link", name="Print your card").click()
     back = page.get_by_role("img", name="Back of the card", exact=False)
     expect(back).to_have_attribute(

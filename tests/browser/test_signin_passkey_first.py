@@ -38,6 +38,7 @@ def test_without_a_built_in_passkey_the_password_form_comes_first(page, server):
 
 def test_after_a_password_sign_in_a_passkey_is_offered_and_not_now_dismisses_it(page, server):
     who = server.clinician()
+    add_virtual_authenticator(page)  # offered only where a passkey can be made on the device
     page.goto("/signin")
     sign_in_with_password(page, who)
     expect(page.get_by_role("heading", level=1)).to_have_text("Signed in")

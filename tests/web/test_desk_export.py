@@ -14,7 +14,7 @@ from tagservice import audit
 from tagservice.audit import AuditWriteError, EventKind
 from tagservice.store.db import db
 from tagservice.store.models import AuditEvent
-from tagservice.web import desk_export
+from tagservice.web import export_access
 from tests.helpers import csrf_from, events, path_of, sign_in, tag_id_of, unlock_form
 
 NURSE = {"role": "nurse", "register": "NMC", "registration_number": "12A3456E"}
@@ -115,17 +115,17 @@ def test_an_export_long_after_the_unlock_is_refused(client, app, tag_url):
     form = export_form(open_at_desk(client, tag_url).text)
     with app.app_context():
         opened = db.session.get(AuditEvent, int(form["opened"]))
-        late = opened.created_at + desk_export.EXPORT_WINDOW + timedelta(seconds=5)
+        late = opened.created_at + export_access.EXPORT_WINDOW + timedelta(seconds=5)
     with app.test_request_context():
         from tagservice.store.models import Clinician
 
         clinician = db.session.get(Clinician, int(opened.actor_id))
-        with pytest.raises(desk_export.unlock.UnlockRefused) as refused:
-            desk_export.export(form["tag"], form["opened"], clinician, "print", now=late)
+        with pytest.raises(export_access.unlock.UnlockRefused) as refused:
+            export_access.export(form["tag"], form["opened"], clinician, "print", now=late)
     assert refused.value.status == 403
 
 
-@pytest.mark.parametrize("opened", ["", "abc", "-1", "9" * 40, "99999"])
+@pytest.mark.parametrize("opened", ["", "abc", "-1", "9" * 40, "99999", "²", "１"])
 def test_a_bad_or_unknown_unlock_record_is_refused_cleanly(client, app, tag_url, opened):
     sign_in(client, app, **NURSE)
     form = export_form(open_at_desk(client, tag_url).text)
@@ -151,8 +151,8 @@ def test_when_the_export_cannot_be_audited_nothing_is_decrypted(client, app, tag
             raise AuditWriteError("down")
         return real(kind, **kw)
 
-    monkeypatch.setattr(desk_export, "record_event", failing)
-    monkeypatch.setattr(desk_export.crypto, "open_verified", lambda *a, **k: opened.append(1))
+    monkeypatch.setattr(export_access, "record_event", failing)
+    monkeypatch.setattr(export_access.crypto, "open_verified", lambda *a, **k: opened.append(1))
     response = client.post("/desk/export", data=form | {"as": "fhir"})
     assert response.status_code == 503
     assert opened == [] and "Penicillin" not in response.text

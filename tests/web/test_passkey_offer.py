@@ -92,3 +92,12 @@ def test_a_summary_page_never_carries_the_offer(client, totp, tag_url):
 
 def test_signed_out_pages_have_no_offer(client):
     assert OFFER not in client.get("/signin").text
+
+
+def test_the_offer_is_hidden_until_the_device_says_it_has_a_built_in_authenticator(client, totp):
+    landing = password_sign_in(client, totp).headers["Location"]
+    page = client.get(landing).text
+    aside = page[page.index('<aside class="card stack" aria-labelledby="passkey-offer-heading"') :]
+    aside = aside[: aside.index("</aside>")]
+    assert aside[: aside.index(">")].endswith(" hidden")  # without script: nothing shows
+    assert "/static/passkey-offer.js?v=" in aside

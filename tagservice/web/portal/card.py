@@ -3,7 +3,11 @@
 Issuing seals the saved draft, so the card always holds what the editor
 showed as valid and fitting. The back of the card prints only the critical
 lines the patient ticked (none by default): a card dropped in the street
-should not tell a stranger more than the patient chose.
+should not tell a stranger more than the patient chose. They are ticked on the
+form that makes the card, beside the words printed in clear, and checked against
+the card's space before anything is issued (card_choices.fit_report; live through
+/my/card/fit as the patient ticks). The printed lines of a card already made can
+still be changed afterwards (/my/card/options) without making a new one.
 """
 
 from __future__ import annotations
@@ -12,9 +16,20 @@ import base64
 import re
 from datetime import date
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 import cards
+from tagservice import clock
 from tagservice.accounts import patient_tags, patients
 from tagservice.audit import access_log
 from tagservice.summary import model as summary_model
@@ -24,22 +39,28 @@ from tagservice.web.portal.blueprint import bp, patient_required
 from tagservice.web.security import limiter
 
 ISSUE_LIMIT = "20 per hour"
+# The live check draws the card a few times per question; the page asks once per pause.
+FIT_LIMIT = "30 per minute; 300 per hour"
 LAYOUTS = ("wallet", "keyring", "lockscreen")  # a wristband needs a linked tag
-CRITICAL_SEPARATOR = "; "
 FORMATS = {"png": "image/png", "pdf": "application/pdf"}
 _CURSOR = re.compile(r"[0-9]{1,18}")
 
 
-def _card_page(status: int = 200, **extra):
+def _card_page(status: int = 200, *, in_clear: dict | None = None,
+               back_chosen: list[str] | None = None, **extra):
+    """The card page; after a refusal, the form shows what the patient had ticked."""
     patient = g.patient
     card = patients.load_card(patient)
     chosen = set(patients.load_print_critical(patient))
     draft = patients.load_draft(patient)
+    draft = draft if isinstance(draft, dict) else None
     page = render_template(
         "portal/card.html",
         card=card,
-        contacts=card_choices.contacts(draft if isinstance(draft, dict) else None),
-        in_clear=(card or {}).get("in_clear_choices") or {},
+        contacts=card_choices.contacts(draft),
+        in_clear=(card or {}).get("in_clear_choices") or {} if in_clear is None else in_clear,
+        back_lines=card_choices.back_lines(draft, _today()) if draft else [],
+        back_chosen=chosen if back_chosen is None else set(back_chosen),
         finder_line=card_choices.FINDER_LINE,
         current=patient_tags.current_tag(patient),
         history=patient_tags.patient_tags(patient),
@@ -50,6 +71,18 @@ def _card_page(status: int = 200, **extra):
         **extra,
     )
     return page, status
+
+
+def _today():
+    return clock.utcnow().date()
+
+
+def _ticked(draft: dict) -> tuple[dict, dict, list[str]]:
+    """(choices, the words they print, the back lines) from the form; may raise StaleBackLine."""
+    choices = card_choices.from_form(request.form)
+    in_clear = card_choices.resolve(choices, draft)
+    back = card_choices.picked_back_lines(request.form, card_choices.back_lines(draft, _today()))
+    return choices, in_clear, back
 
 
 @bp.get("/card")
@@ -69,12 +102,15 @@ def issue():
         return redirect(url_for("portal.edit_summary"))
     refuse = request.form.get("refuse_superseded") == "yes"
     choices = card_choices.from_form(request.form)
-    in_clear = card_choices.resolve(choices, draft)
     try:
-        card_choices.check_fits(in_clear)
-    except cards.CardError as e:
-        message = f"That does not fit on the card: {e}. No card was made."
-        return _card_page(400, choices_error=message)
+        choices, in_clear, back = _ticked(draft)
+    except card_choices.StaleBackLine as e:
+        return _card_page(400, in_clear=choices, back_chosen=[],
+                          choices_error=f"{e} No card was made.")  # fmt: skip
+    report = card_choices.fit_report(in_clear, back)  # the server's word, whatever the page said
+    if not report["fits"]:
+        return _card_page(400, in_clear=choices, back_chosen=back,
+                          choices_error=f"{report['text']} No card was made.")  # fmt: skip
     try:
         issued = patient_tags.issue(
             g.patient, draft, refuse_superseded=refuse, client=edge.client_label(),
@@ -84,12 +120,11 @@ def issue():
         checked = forms.Checked(draft)
         for error in e.errors:
             checked.errors.setdefault(error.path, []).append(error.message)
-        return _card_page(400, refused=checked)
-    chosen = patients.load_print_critical(g.patient)
+        return _card_page(400, in_clear=choices, back_chosen=back, refused=checked)
     card = patients.load_card(g.patient) or {}
-    still = [line for line in chosen if line in card.get("critical", [])]
-    if still != chosen:
-        patients.save_card_options(g.patient, g.patient.refuse_superseded, still)
+    patients.save_card_options(
+        g.patient, refuse, [line for line in back if line in card.get("critical", [])]
+    )
     if issued.previous_revoked:
         flash("Your new card is ready. Your old card is cancelled: scanning it is refused.")
     elif issued.previous:
@@ -100,6 +135,21 @@ def issue():
     return redirect(url_for("portal.card"))
 
 
+@bp.post("/card/fit")
+@patient_required
+@limiter.limit(FIT_LIMIT, key_func=edge.patient_key)  # per account: a household shares an address
+def card_fit():
+    """The live fit check for the make-a-card form: the renderer's own answer, nothing saved."""
+    draft = patients.load_draft(g.patient)
+    if not isinstance(draft, dict):
+        return edge.json_error(409, "no_summary", "Enter your summary first.")
+    try:
+        _, in_clear, back = _ticked(draft)
+    except card_choices.StaleBackLine as e:
+        return jsonify(fits=False, text=str(e), fitting=[])
+    return jsonify(card_choices.fit_report(in_clear, back))
+
+
 @bp.post("/card/options")
 @patient_required
 def card_options():
@@ -108,13 +158,9 @@ def card_options():
     available = card.get("critical", [])
     picked = {forms.form_number(i) for i in request.form.getlist("critical")}
     chosen = [line for index, line in enumerate(available) if index in picked]
-    if chosen:
-        try:
-            card_choices.check_fits(
-                card_choices.printed(card), CRITICAL_SEPARATOR.join(chosen)
-            )
-        except cards.CardError as e:
-            return _card_page(400, options_error=f"That does not fit on the card: {e}")
+    report = card_choices.fit_report(card_choices.printed(card), chosen)
+    if not report["fits"]:
+        return _card_page(400, options_error=report["text"])
     patients.save_card_options(g.patient, g.patient.refuse_superseded, chosen)
     flash("Saved. Print or download the card again to see the change.")
     return redirect(url_for("portal.card"))
@@ -139,7 +185,7 @@ def revoke():
 def _critical_line(card: dict) -> str | None:
     chosen = [line for line in patients.load_print_critical(g.patient)
               if line in card.get("critical", [])]  # fmt: skip
-    return CRITICAL_SEPARATOR.join(chosen) or None
+    return card_choices.BACK_SEPARATOR.join(chosen) or None
 
 
 def _issued_card() -> dict | None:

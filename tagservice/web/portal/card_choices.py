@@ -11,7 +11,7 @@ The critical lines printed on the back (none unless ticked) are chosen on the sa
 form, by their words rather than their position: if the summary changed since the
 page was drawn, a ticked line that is gone is refused, never swapped for another.
 Whether they fit is asked of the renderer itself (`fit_report`), both as the
-patient ticks (static/card-fit.js) and again when the card is made.
+patient ticks (static/portal.js) and again when the card is made.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ once), any reference to another site, and the server's time for the document
 Targets: summary page <= 25 KB in total with a cold cache, no third-party
 request anywhere, <= 2 round trips from scan to summary for a clinician who
 is already signed in (assets cached from sign-in).
+Its main() then runs bench/roadside.py: the same path timed in a real Chromium on a
+phone through a throttled poor 3G link (cold and warm).
 Run: .venv/bin/python bench/pages.py
 """
 
@@ -32,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _server  # noqa: E402
+import roadside  # noqa: E402
 
 TARGET_SUMMARY_BYTES = 25 * 1024
 TARGET_ROUND_TRIPS = 2
@@ -290,7 +293,9 @@ def main() -> int:
     result = run()
     print(result.table)
     print(result.summary)
-    return 0 if result.ok else 1
+    print()
+    on_3g = roadside.main()
+    return 0 if result.ok and on_3g == 0 else 1
 
 
 if __name__ == "__main__":

@@ -88,33 +88,32 @@ def missing() -> str | None:
 
 
 class Recorder:
-    """Every request the page makes: when it was sent and when its response began (perf_counter).
+    """Every request the page made, timed by the browser: when it was sent and when its
+    response began (ms since the epoch), so a busy machine's event delivery does not blur it.
 
     A request answered sooner than the link's latency never crossed it: the browser's
     cache served it, so it is neither a request nor a round trip on the link.
     """
 
     def __init__(self, page):
-        self.spans: dict[object, list[float]] = {}
-        page.on("request", lambda r: self.spans.setdefault(r, [time.perf_counter(), 0.0]))
-        page.on("response", self._answered)
-        page.on("requestfailed", self._answered)
+        self.spans: list[tuple[float, float, str]] = []
+        page.on("requestfinished", self._done)
+        page.on("requestfailed", self._done)
 
-    def _answered(self, what) -> None:
-        request = getattr(what, "request", what)
-        if request in self.spans and not self.spans[request][1]:
-            self.spans[request][1] = time.perf_counter()
+    def _done(self, request) -> None:
+        timing = request.timing
+        sent = timing["startTime"]
+        answered = timing["responseStart"]
+        if answered < 0:  # failed or cancelled before any answer
+            return
+        self.spans.append((sent, sent + answered, request.resource_type))
 
-    def since(self, start: float) -> tuple[int, int]:
-        """Requests on the link since `start`, and the round trips waited for: documents and
+    def since(self, start_ms: float) -> tuple[int, int]:
+        """Requests on the link since `start_ms`, and the round trips waited for: documents and
         stylesheets (render-blocking; every script here is `defer`), a request sent before an
         earlier one was answered (a page's stylesheets, in parallel) sharing its trip."""
-        now = time.perf_counter()
-        on_link = [
-            (s, e or now, r.resource_type)
-            for r, (s, e) in self.spans.items()
-            if s >= start and (e or now) - s >= POOR_3G["latency"] / 1000
-        ]
+        latency = POOR_3G["latency"]
+        on_link = [x for x in self.spans if x[0] >= start_ms and x[1] - x[0] >= latency]
         trips, answered = 0, -1.0
         for sent, got, _kind in sorted(x for x in on_link if x[2] in BLOCKING):
             if sent >= answered:
@@ -155,7 +154,7 @@ def cold_run(browser, inst: _server.Instance, url: str, who: tuple[str, str]) ->
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", POOR_3G)
     recorder = Recorder(page)
-    start = time.perf_counter()
+    start = time.time() * 1000
     steps: list[tuple[str, float]] = []
     _timed(page, "tag URL -> sign-in", lambda: page.goto(url, wait_until="commit"), SIGN_IN, steps)
     page.fill(SIGN_IN, email)
@@ -170,17 +169,19 @@ def cold_run(browser, inst: _server.Instance, url: str, who: tuple[str, str]) ->
         submit = page.locator("#signin-form button[type=submit]")
         _timed(page, "sign in -> reason", submit.tap, REASON_FORM, steps)
         _choose_999_and_open(page, steps)
+    page.wait_for_load_state()  # (not timed) every request's end has been reported
     requests, trips = recorder.since(start)
     return Run(sum(s for _, s in steps), steps, requests, trips), (context, page, recorder)
 
 
 def warm_run(page, recorder: Recorder, url: str) -> Run:
     """Signed in, assets cached: tag URL, 999, the summary."""
-    start = time.perf_counter()
+    start = time.time() * 1000
     steps: list[tuple[str, float]] = []
     _timed(page, "tag URL -> reason", lambda: page.goto(url, wait_until="commit"),
            REASON_FORM, steps)  # fmt: skip
     _choose_999_and_open(page, steps)
+    page.wait_for_load_state()  # (not timed) every request's end has been reported
     requests, trips = recorder.since(start)
     return Run(sum(s for _, s in steps), steps, requests, trips)
 

@@ -249,3 +249,18 @@ def test_unlocks_at_sign_in_count_in_the_per_clinician_unlock_limit(client, app,
     assert response.status_code == 429
     assert "Jane" not in response.text
     assert len(events(app, "tag.unlocked")) == 60
+
+
+def test_the_request_limit_at_the_tag_url_says_what_to_do_now(client, app, tag_url, totp):
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.31"
+    # ten different emails: the per-email throttle never starts, the request limit does
+    codes = [
+        open_form(client, tag_url, totp, email=f"nobody{n}@example.nhs.uk").status_code
+        for n in range(11)
+    ]
+    assert codes == [401] * 10 + [429]
+    last = open_form(client, tag_url, totp)
+    assert last.status_code == 429 and "Jane" not in last.text
+    assert "<h1>Too many attempts</h1>" in last.text
+    assert "control room or clinical hub" in last.text
+    assert events(app, "tag.unlocked") == []

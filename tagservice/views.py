@@ -14,7 +14,7 @@ from tagservice.summary import display as summary_view
 from tagservice.web import auth, edge, reception
 from tagservice.web import desk as desk_field
 from tagservice.web.auth import clinician_required
-from tagservice.web.security import csrf, limiter
+from tagservice.web.security import limiter
 
 bp = Blueprint("scan", __name__)
 #: Unlocks per clinician: POST /unlock and the sign-in from a tag share one bucket.
@@ -74,19 +74,17 @@ def scan(payload: str):
 
 @bp.post("/T/<payload>")
 @bp.post("/t/<payload>")
-@csrf.exempt  # checked below, once we know this is not a repeat from a signed-in phone
 @limiter.limit(auth.SIGNIN_LIMIT)
 def open_after_signin(payload: str):
     """Sign in and open in one POST: the sign-in page reached from a scanned tag asks why.
 
     Then the same rules as POST /unlock (unlock.py, through open_page). A failed
-    sign-in opens nothing and keeps the email and the reason. A phone already signed
-    in (a reload, a second tap) goes to the tag's reason page: nothing is re-sent.
+    sign-in opens nothing and keeps the email and the reason. CSRF is checked first,
+    as for every form; a phone already signed in goes to the tag's reason page.
     """
     if g.get("clinician") is not None:
         return redirect(f"/T/{payload}", code=303)
     g.inline_css = True  # whatever this answers may be the phone's first styled page
-    csrf.protect()
     reason = request.form.get("reason", "")[:16]
     reason_text = request.form.get("reason_text", "")[: unlock.MAX_REASON_TEXT + 1]
     attempt = auth.password_signin()

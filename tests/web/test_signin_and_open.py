@@ -177,11 +177,25 @@ def test_the_post_needs_the_csrf_token(client, app, tag_url, totp):
     assert events(app, "tag.unlocked") == [] and not signed_in(client)
 
 
-def test_a_repeat_from_a_signed_in_phone_goes_to_the_reason_page_and_opens_nothing_more(
+def test_a_reload_of_the_opened_summary_opens_nothing_more(client, app, tag_url, totp):
+    page = client.get(path_of(tag_url))
+    form = {
+        "csrf_token": csrf_from(page.text), "email": EMAIL, "password": PASSWORD,
+        "code": totp.now(), "reason": "999",
+    }  # fmt: skip
+    assert client.post(path_of(tag_url), data=form).status_code == 200
+    # the browser sends the same form again: its token belonged to the signed-out session
+    again = client.post(path_of(tag_url), data=form)
+    assert again.status_code == 400 and "This page has expired" in again.text
+    assert len(events(app, "tag.unlocked")) == 1 and signed_in(client)
+
+
+def test_a_signed_in_phone_posting_with_a_valid_token_goes_to_the_reason_page(
     client, app, tag_url, totp
 ):
     assert open_form(client, tag_url, totp).status_code == 200
-    again = client.post(path_of(tag_url), data={"reason": "999", "password": "x"})
+    token = csrf_from(client.get(path_of(tag_url)).text)
+    again = client.post(path_of(tag_url), data={"csrf_token": token, "reason": "999"})
     assert again.status_code == 303
     assert again.headers["Location"].endswith(path_of(tag_url))
     assert len(events(app, "tag.unlocked")) == 1

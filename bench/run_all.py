@@ -1,7 +1,8 @@
 """Run every benchmark, bounded, and write bench/RESULTS.md with tables and charts.
 
 `make bench` runs this. Order: QR size (seconds), real FHIR bundles (about 20 seconds),
-cards (seconds), pages (seconds), decode (about a minute), unlock on gunicorn (about a
+cards (seconds), pages (seconds), scan to summary on a poor 3G phone (about a
+minute), decode (about a minute), unlock on gunicorn (about a
 minute). A watchdog stops the
 whole run after --max-minutes (default 10); each benchmark has its own bound
 too. Charts (matplotlib, PNG) go next to this file:
@@ -42,6 +43,7 @@ import import_real  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pages  # noqa: E402
 import qr_size  # noqa: E402
+import roadside  # noqa: E402
 import unlock  # noqa: E402
 
 RESULTS = HERE / "RESULTS.md"
@@ -228,6 +230,24 @@ def main() -> int:
             result_pages.table,
             result_pages.summary,
         )
+        skipped = roadside.missing()
+        if skipped:
+            print(f"\n== poor 3G phone: skipped, {skipped}", flush=True)
+            summaries.append(f"SUMMARY: poor 3G phone, scan to summary: skipped, {skipped}")
+        else:
+            runs = 2 if args.quick else roadside.COLD_RUNS
+            result_3g = roadside.run(cold_runs=runs, warm_runs=runs)
+            section(
+                "Scan to summary on a poor 3G phone (bench/roadside.py)",
+                "Debian's chromium, headless, phone context 390x844 with touch, the link "
+                "throttled through DevTools (300 ms latency per request, 750 kbit/s down, "
+                "250 kbit/s up) to gunicorn on 127.0.0.1 (argon2 at production strength, rate "
+                "limits on). Time from the action (opening the tag URL, a tap) to the first "
+                "contentful paint of the page it leads to, summed; typing is not timed. Cold: a "
+                "fresh profile, password + TOTP; warm: signed in, assets cached.",
+                result_3g.table,
+                result_3g.summary,
+            )
         per_case = 2 if args.quick else 12
         result_decode = decode.run(per_case=per_case, max_seconds=170)
         chart_decode(result_decode, HERE / "decode_rates.png")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, g, redirect, render_template, request
+from limits import parse as parse_limit
+from werkzeug.exceptions import TooManyRequests
 
 from tagservice import audit, crypto, unlock
 from tagservice.accounts import roles
 from tagservice.audit import AuditWriteError, EventKind
 from tagservice.store import linked_tags
 from tagservice.summary import display as summary_view
+from tagservice.web import auth, edge, reception
 from tagservice.web import desk as desk_field
-from tagservice.web import edge, reception
 from tagservice.web.auth import clinician_required
 from tagservice.web.security import limiter
 
 bp = Blueprint("scan", __name__)
+#: Unlocks per clinician: POST /unlock and the sign-in from a tag share one bucket.
+UNLOCK_LIMIT = "60 per hour"
 
 
 def refusal_page(refused: unlock.UnlockRefused):
@@ -62,8 +66,53 @@ def scan(payload: str):
     except AuditWriteError:
         return render_template("errors/unavailable.html"), 503
     if clinician is None:
-        return redirect(url_for("auth.signin", next=f"/T/{payload}"))
+        # the sign-in page itself, not a redirect to it: one round trip less on 3G.
+        # It shows nothing of the tag; its form posts back here (open_after_signin).
+        return auth.signin_page(None, f"/T/{payload}", tag_path=f"/T/{payload}")
     return reason_page(scanned, payload)
+
+
+@bp.post("/T/<payload>")
+@bp.post("/t/<payload>")
+@limiter.limit(auth.SIGNIN_LIMIT)
+def open_after_signin(payload: str):
+    """Sign in and open in one POST: the sign-in page reached from a scanned tag asks why.
+
+    Then the same rules as POST /unlock (unlock.py, through open_page). A failed
+    sign-in opens nothing and keeps the email and the reason. CSRF is checked first,
+    as for every form; a phone already signed in goes to the tag's reason page.
+    """
+    if g.get("clinician") is not None:
+        return redirect(f"/T/{payload}", code=303)
+    g.inline_css = True  # whatever this answers may be the phone's first styled page
+    reason = request.form.get("reason", "")[:16]
+    reason_text = request.form.get("reason_text", "")[: unlock.MAX_REASON_TEXT + 1]
+    attempt = auth.password_signin()
+    if attempt.clinician is None:
+        here = f"/T/{payload}"
+        return auth.signin_page(
+            attempt, here, tag_path=here, reason=reason, reason_text=reason_text
+        )
+    g.clinician = attempt.clinician
+    if not roles.opens_summaries(g.clinician.role):  # what reception sees after a scan
+        try:
+            scanned = unlock.scan(payload, edge.client_address(), g.clinician)
+        except crypto.InvalidTag as e:
+            return invalid_page(e)
+        except unlock.UnlockRefused as refused:
+            return refusal_page(refused)
+        return reason_page(scanned, payload)
+    _count_unlock()
+    return open_page(payload)
+
+
+def _count_unlock() -> None:
+    """Count an unlock at sign-in in POST /unlock's per-clinician bucket (the same key and
+    scope as its decorator), so signing in again and again opens no more than it does."""
+    if limiter.enabled and not limiter.limiter.hit(
+        parse_limit(UNLOCK_LIMIT), edge.clinician_key(), "scan.unlock_summary"
+    ):
+        raise TooManyRequests()
 
 
 def _at_desk() -> bool:
@@ -97,10 +146,18 @@ def reason_page(
 
 @bp.post("/unlock")
 @clinician_required
-@limiter.limit("60 per hour", key_func=edge.clinician_key)
+@limiter.limit(UNLOCK_LIMIT, key_func=edge.clinician_key)
 def unlock_summary():
     """Step 2: audit first (committed), then decrypt and show the summary."""
-    payload = request.form.get("tag", "")
+    return open_page(request.form.get("tag", ""))
+
+
+def open_page(payload: str):
+    """Unlock `payload` for g.clinician with the posted reason: the summary, or why not.
+
+    The one page-side caller of unlock.unlock: POST /unlock and the sign-in from a
+    scanned tag both come here.
+    """
     try:
         result = unlock.unlock(
             payload,

@@ -38,6 +38,7 @@ from tagservice.audit import EventKind
 from tagservice.store import statements
 from tagservice.store.db import begin_write, db, reading
 from tagservice.store.models import ApiToken, Clinician, ClinicianStatus
+from tagservice.unlock import REASONS
 from tagservice.web import edge
 from tagservice.web.security import csrf, limiter
 
@@ -206,43 +207,89 @@ def default_landing() -> str:
     return url_for("auth.account")
 
 
+# A tag URL in `next`: the sign-in page was reached from a scanned tag.
+_TAG_PATH = re.compile(r"/[Tt]/[A-Za-z0-9]+")
+
+
+@dataclass
+class PasswordSignIn:
+    """One password + code sign-in attempt: who signed in, or what to show on the form."""
+
+    clinician: Clinician | None
+    form: dict[str, str]
+    errors: dict[str, str]
+    status: int
+
+
+def password_signin() -> PasswordSignIn:
+    """Check the posted email, password and code; on success start the session.
+
+    Shared by POST /signin and the tag URL's own sign-in (views.py), so both have
+    the same checks, throttle, messages and audit. A failure keeps the email.
+    """
+    form = {"email": plain_email(request.form.get("email", ""))}
+    errors: dict[str, str] = {}
+    password = request.form.get("password", "")
+    code = re.sub(r"\s", "", request.form.get("code", ""))
+    if not form["email"]:
+        errors["email"] = "Enter your work email."
+    if not password:
+        errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
+    if not code:
+        errors["code"] = "Enter the 6-digit code from your authenticator app."
+    if errors:
+        return PasswordSignIn(None, form, errors, 400)
+    try:
+        clinician = clinicians.authenticate(form["email"], password, code, edge.client_label())
+    except Throttled as e:
+        return PasswordSignIn(None, form, {"form": e.message}, 429)
+    except SignInError as e:
+        return PasswordSignIn(None, form, {"form": e.message}, 401)
+    start_session(clinician)
+    if not clinician.passkeys:  # offered on the next pages (passkey_offer.py)
+        session[OFFER_PASSKEY] = True
+    return PasswordSignIn(clinician, form, {}, 200)
+
+
+def signin_page(
+    attempt: PasswordSignIn | None,
+    next_url: str | None,
+    *,
+    tag_path: str | None = None,
+    reason: str = "",
+    reason_text: str = "",
+):
+    """The sign-in page. From a scanned tag (`tag_path`, the tag URL's path) it also asks
+    why, and the form posts to the tag URL: one POST signs in and opens (views.py)."""
+    attempt = attempt or PasswordSignIn(None, {"email": ""}, {}, 200)
+    g.inline_css = True  # often the first page on a new phone: no round trip for the CSS
+    return render_template(
+        "auth/signin.html",
+        form=attempt.form,
+        errors=attempt.errors,
+        next_url=next_url,
+        throttled=attempt.status == 429,
+        tag_path=tag_path,
+        reasons=REASONS if tag_path else None,  # the same choices as the reason page
+        # the tag URL opened by a phone camera is nearly always a 999 call
+        checked_reason=reason if reason in REASONS else "999",
+        reason_text=reason_text,
+    ), attempt.status
+
+
 @bp.route("/signin", methods=("GET", "POST"))
 @limiter.limit(SIGNIN_LIMIT, methods=["POST"])
 def signin():
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET" and g.clinician is not None:
         return redirect(next_url or default_landing())
-    form = {"email": plain_email(request.form.get("email", ""))}
-    errors: dict[str, str] = {}
-    status = 200
+    attempt = None
     if request.method == "POST":
-        password = request.form.get("password", "")
-        code = re.sub(r"\s", "", request.form.get("code", ""))
-        if not form["email"]:
-            errors["email"] = "Enter your work email."
-        if not password:
-            errors["password"] = "Enter your password."  # noqa: S105 - a message, not a secret
-        if not code:
-            errors["code"] = "Enter the 6-digit code from your authenticator app."
-        if not errors:
-            try:
-                clinician = clinicians.authenticate(
-                    form["email"], password, code, edge.client_label()
-                )
-            except Throttled as e:
-                errors["form"], status = e.message, 429
-            except SignInError as e:
-                errors["form"], status = e.message, 401
-            else:
-                start_session(clinician)
-                if not clinician.passkeys:  # offered on the next pages (passkey_offer.py)
-                    session[OFFER_PASSKEY] = True
-                return redirect(next_url or default_landing())
-        else:
-            status = 400
-    return render_template(
-        "auth/signin.html", form=form, errors=errors, next_url=next_url, throttled=status == 429
-    ), status
+        attempt = password_signin()
+        if attempt.clinician is not None:
+            return redirect(next_url or default_landing())
+    from_tag = next_url if next_url and _TAG_PATH.fullmatch(next_url) else None
+    return signin_page(attempt, next_url, tag_path=from_tag)
 
 
 @bp.post("/signout")

@@ -9,15 +9,17 @@ Forms are CSRF-protected by default; bearer-token API blueprints opt out with
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, Response, current_app, request, url_for
+from flask import Flask, Response, current_app, g, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -35,6 +37,9 @@ PERMISSIONS_POLICY = (
     "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), serial=(), hid=()"
 )
 HSTS = "max-age=31536000; includeSubDomains"
+# The one stylesheet a page may carry inline (a phone's first page: no round trip for it),
+# allowed by the hash of its exact text, never by 'unsafe-inline'.
+INLINE_STYLESHEET = "app.css"
 # Versioned static files (see asset_url) never change, so a slow phone keeps them.
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -68,7 +73,7 @@ def add_security_headers(response: Response) -> Response:
     else:
         headers["Cache-Control"] = "no-store"
     headers["Referrer-Policy"] = "no-referrer"
-    headers["Content-Security-Policy"] = CSP
+    headers["Content-Security-Policy"] = content_security_policy()
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Permissions-Policy"] = PERMISSIONS_POLICY
@@ -82,6 +87,36 @@ def add_security_headers(response: Response) -> Response:
 @lru_cache(maxsize=64)
 def _digest(path: Path, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=4)
+def _stylesheet(path: Path, mtime_ns: int, size: int) -> tuple[str, str, str]:
+    """The stylesheet's text, its CSP source ('sha256-...') and the policy that allows it."""
+    text = path.read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+    source = f"'sha256-{digest}'"
+    return text, source, CSP.replace("style-src 'self'", f"style-src 'self' {source}")
+
+
+def _inline_stylesheet() -> tuple[str, str, str] | None:
+    path = Path(current_app.static_folder or "") / INLINE_STYLESHEET
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _stylesheet(path, stat.st_mtime_ns, stat.st_size)
+
+
+def content_security_policy() -> str:
+    """CSP, with the inline stylesheet's hash when a page carries it inline (g.inline_css)."""
+    inline = _inline_stylesheet() if g.get("inline_css") else None
+    return inline[2] if inline else CSP
+
+
+def inline_stylesheet() -> Markup:
+    """app.css for a <style> element: exactly the text whose hash the CSP allows."""
+    inline = _inline_stylesheet()
+    return Markup(inline[0]) if inline else Markup("")  # noqa: S704 - our own static file
 
 
 def asset_url(filename: str) -> str:
@@ -151,4 +186,5 @@ def init_app(app: Flask) -> None:
     _configure_limiter(app, settings)
     app.json = BoundedJSONProvider(app)
     app.add_template_global(asset_url)
+    app.add_template_global(inline_stylesheet)
     app.after_request(add_security_headers)

@@ -58,13 +58,12 @@ def test_a_session_ended_elsewhere_returns_to_sign_in_and_then_to_the_tag(
     other.press(other.get_by_role("button", name="Sign out everywhere else"))
     expect(other.get_by_role("status")).to_have_text("You are signed out on every other device.")
     other.look("signed-out-everywhere")
-    # Then scanning a tag on this phone asks them to sign in again...
+    # Then scanning a tag on this phone asks them to sign in again, at the tag...
     page.goto(tag)
-    expect(page).to_have_url(re.compile(r"/signin\?next="))
-    expect(page.get_by_text("Sign in to open the tag you scanned")).to_be_visible()
-    page.look("session-ended")
-    # ...and brings them back to the same tag afterwards
-    sign_in_with_password(page, who)
     expect(page).to_have_url(re.compile(re.escape(path_of(tag)) + "$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Why are you opening this summary?")
+    expect(page.get_by_text("Sign in and say why")).to_be_visible()
+    page.look("session-ended")
+    # ...and signing in opens that same tag (999, the roadside default)
+    sign_in_with_password(page, who)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Jane Smith")
     other.assert_no_console_errors()

@@ -16,19 +16,13 @@ def test_paramedic_scans_signs_in_chooses_999_and_sees_critical_alerts_first(pag
     tag = server.issue("summary-heavy.json")
     # Given a paramedic whose phone camera opened the tag URL
     page.goto(tag)
-    # Then they are asked to sign in, and told why
-    expect(page).to_have_url(re.compile(r"/signin\?next=(/|%2F)T(/|%2F)"))
-    expect(page.get_by_text("Sign in to open the tag you scanned")).to_be_visible()
-    page.look("sign-in")
-    # When they sign in with password and code
-    sign_in_with_password(page, who)
-    # Then they are back at the tag, asked why they are opening it
+    # Then the tag URL itself asks them to sign in and say why (no redirect on a slow link)
     expect(page).to_have_url(re.compile(re.escape(path_of(tag)) + "$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Why are you opening this summary?")
-    page.look("reason")
-    # When they choose "999 call" and open the summary
+    expect(page.get_by_text("Sign in and say why")).to_be_visible()
+    page.look("sign-in")
+    # When they choose "999 call" and sign in with password and code: one tap opens it
     page.press(page.get_by_label(re.compile("999 call")))
-    page.press(page.get_by_role("button", name="Open summary"))
+    sign_in_with_password(page, who)
     # Then the critical alerts come first, above the fold, anaphylaxis at the top
     expect(page.get_by_role("heading", level=1)).to_have_text("Zofia Kowalczyk-Brown")
     alerts = page.locator(".alert-critical")
@@ -71,13 +65,11 @@ def test_paramedic_completes_the_scan_with_the_keyboard_alone(page, server):
     page.keyboard.type(who.password)
     tab_to(page, page.get_by_label("Code", exact=True))
     page.keyboard.type(who.code())
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Why are you opening this summary?")
     tab_to(page, page.get_by_label(re.compile("999 call")))
     page.keyboard.press("Space")
     expect(page.get_by_label(re.compile("999 call"))).to_be_checked()
-    page.look("reason-keyboard")
-    tab_to(page, page.get_by_role("button", name="Open summary"))
+    page.look("sign-in-keyboard")
+    tab_to(page, page.get_by_role("button", name="Sign in and open summary"))
     page.keyboard.press("Enter")
     expect(page.locator(".alert-critical").first).to_have_text("ANAPHYLAXIS: Penicillin")
     page.look("summary-keyboard")

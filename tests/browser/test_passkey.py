@@ -57,7 +57,8 @@ def test_paramedic_registers_a_passkey_then_opens_a_tag_without_password_or_code
     page.press(page.get_by_role("button", name="Sign in with a passkey"))
     # Then they are back at the tag without typing anything, and can open it
     expect(page).to_have_url(re.compile(re.escape(path_of(tag)) + "$"))
-    page.press(page.get_by_role("button", name="Open summary"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Why are you opening this summary?")
+    page.press(page.get_by_role("button", name="Open summary", exact=True))
     expect(page.locator(".alert-critical").first).to_have_text("ANAPHYLAXIS: Penicillin")
     page.look("summary")
     methods = [e.details for e in server.events("clinician.signed_in")]

@@ -34,11 +34,11 @@ def test_damaged_tag_shows_the_friendly_invalid_page_and_is_audited(client, app,
     assert [e.outcome for e in events(app, "tag.rejected")] == ["failed"]
 
 
-def test_scan_when_signed_out_goes_to_sign_in_and_comes_back(client, tag_url):
+def test_scan_when_signed_out_shows_the_sign_in_page_that_posts_back_to_the_tag(client, tag_url):
     response = client.get(path_of(tag_url))
-    assert response.status_code == 302
-    assert "/signin?next=" in response.location
-    assert "%2FT%2F" in response.location or "/T/" in response.location
+    assert response.status_code == 200
+    assert f'<form method="post" action="{path_of(tag_url)}"' in response.text
+    assert 'name="password"' in response.text and "Jane" not in response.text
 
 
 def test_lower_case_route_and_payload_are_accepted(client, app, tag_url):
@@ -139,7 +139,9 @@ def test_clinician_with_expired_registration_cannot_unlock(client, app, tag_url)
 
 def test_suspended_clinician_is_signed_out_and_cannot_reach_the_reason_step(client, app, tag_url):
     sign_in(client, app, status="suspended")
-    assert client.get(path_of(tag_url)).status_code == 302
+    response = client.get(path_of(tag_url))
+    assert 'name="password"' in response.text
+    assert 'action="/unlock"' not in response.text  # signed out: not the reason page
 
 
 def test_superseded_tag_opens_with_a_clear_warning(client, app, tag_factory):

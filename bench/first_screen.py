@@ -49,13 +49,14 @@ def run() -> Result:
             measured = {}
             for i, name in enumerate(FIXTURES):
                 page.goto(inst.tags[name])
-                if i == 0:
+                page.get_by_label(re.compile("999 call")).check()
+                if i == 0:  # the tag URL's sign-in page: one POST signs in and opens
                     page.get_by_label("Work email").fill(_server.EMAIL)
                     page.get_by_label("Password", exact=True).fill(_server.PASSWORD)
                     page.get_by_label("Code", exact=True).fill(pyotp.parse_uri(inst.otpauth).now())
-                    page.get_by_role("button", name="Sign in", exact=True).click()
-                page.get_by_label(re.compile("999 call")).check()
-                page.get_by_role("button", name="Open summary").click()
+                    page.locator("#signin-form button[type=submit]").click()
+                else:
+                    page.get_by_role("button", name="Open summary").click()
                 page.get_by_role("heading", level=2, name="Allergies").wait_for()
                 measured[name] = glance.measure(page)
         finally:

@@ -39,6 +39,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import card  # noqa: E402
 import decode  # noqa: E402
+import first_screen  # noqa: E402
 import import_real  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pages  # noqa: E402
@@ -247,6 +248,19 @@ def main() -> int:
                 "fresh profile, password + TOTP; warm: signed in, assets cached.",
                 result_3g.table,
                 result_3g.summary,
+            )
+        if skipped:
+            summaries.append(f"SUMMARY: first screen on a phone: skipped, {skipped}")
+        else:
+            result_screen = first_screen.run()
+            section(
+                "A heavy summary's first screen on a phone (bench/first_screen.py)",
+                "Debian's chromium, headless, phone context 390x844; the bottom edge of each "
+                "critical line (identity, alerts, allergies, medicines, normal SpO2) and of the "
+                "first call button on the summary page, in CSS pixels from the top, as a "
+                "ratio of the first screen (lines) and of two screens (the call).",
+                result_screen.table,
+                result_screen.summary,
             )
         per_case = 2 if args.quick else 12
         result_decode = decode.run(per_case=per_case, max_seconds=170)

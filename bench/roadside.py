@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _server  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; a downloaded browser is never used
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+# Debian's chromium with the browser tests' flags, and the phone the first screen is measured on.
+from tests.browser.glance import PHONE  # noqa: E402
+from tests.browser.ui import CHROMIUM, launch  # noqa: E402
+
 POOR_3G = {  # bytes per second for the throughputs
     "offline": False,
     "latency": 300,
@@ -232,9 +233,7 @@ def run(cold_runs: int = COLD_RUNS, warm_runs: int = WARM_RUNS) -> Result:
     with _server.running(workers=2) as inst, sync_playwright() as driver:
         url = inst.tags["summary-typical.json"]
         people = _clinicians(inst, cold_runs)
-        browser = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(driver)
         try:
             last = None
             for who in people:

@@ -3,7 +3,7 @@
 The offer is a flag in the new session, set only when the clinician has no passkey
 yet. It shows on the pages they visit (GET pages only: dismissing must never take
 them away from a summary) until they open the add-a-passkey page or press "Not now".
-The page hides it until static/passkey-offer.js finds a built-in authenticator on the
+The page hides it until static/builtin-passkey.js finds a built-in authenticator on the
 device (`isUserVerifyingPlatformAuthenticatorAvailable`); elsewhere nothing shows and
 the flag stays, so nothing is lost.
 """

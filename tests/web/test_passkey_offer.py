@@ -100,4 +100,4 @@ def test_the_offer_is_hidden_until_the_device_says_it_has_a_built_in_authenticat
     aside = page[page.index('<aside class="card stack" aria-labelledby="passkey-offer-heading"') :]
     aside = aside[: aside.index("</aside>")]
     assert aside[: aside.index(">")].endswith(" hidden")  # without script: nothing shows
-    assert "/static/passkey-offer.js?v=" in aside
+    assert "/static/builtin-passkey.js?v=" in aside

@@ -76,34 +76,39 @@ def scan(payload: str):
 @bp.post("/t/<payload>")
 @limiter.limit(auth.SIGNIN_LIMIT)
 def open_after_signin(payload: str):
-    """Sign in and open in one POST: the sign-in page reached from a scanned tag asks why.
+    """Sign in and open in one POST: the sign-in page reached from a scanned tag asks why."""
+    return sign_in_and_open(payload, f"/T/{payload}")
 
-    Then the same rules as POST /unlock (unlock.py, through open_page). A failed
-    sign-in opens nothing and keeps the email and the reason. CSRF is checked first,
-    as for every form; a phone already signed in goes to the tag's reason page.
+
+def sign_in_and_open(text: str, here: str):
+    """Sign in with the posted password and code, then open `text` (either tag format)
+    under the same rules as POST /unlock (unlock.py, through open_page).
+
+    `here` is the tag URL's path, where the form posted. A failed sign-in opens nothing
+    and keeps the email and the reason. CSRF is checked first, as for every form; a
+    phone already signed in goes to the tag's reason page.
     """
     if g.get("clinician") is not None:
-        return redirect(f"/T/{payload}", code=303)
+        return redirect(here, code=303)
     g.inline_css = True  # whatever this answers may be the phone's first styled page
     reason = request.form.get("reason", "")[:16]
     reason_text = request.form.get("reason_text", "")[: unlock.MAX_REASON_TEXT + 1]
     attempt = auth.password_signin()
     if attempt.clinician is None:
-        here = f"/T/{payload}"
         return auth.signin_page(
             attempt, here, tag_path=here, reason=reason, reason_text=reason_text
         )
     g.clinician = attempt.clinician
     if not roles.opens_summaries(g.clinician.role):  # what reception sees after a scan
         try:
-            scanned = unlock.scan(payload, edge.client_address(), g.clinician)
+            scanned = unlock.scan(text, edge.client_address(), g.clinician)
         except crypto.InvalidTag as e:
             return invalid_page(e)
         except unlock.UnlockRefused as refused:
             return refusal_page(refused)
-        return reason_page(scanned, payload)
+        return reason_page(scanned, text)
     _count_unlock()
-    return open_page(payload)
+    return open_page(text)
 
 
 def _count_unlock() -> None:

@@ -51,7 +51,7 @@ bp = Blueprint("metrics", __name__)
 
 TOKEN_SETTING = "TAGSERVICE_METRICS_TOKEN"  # noqa: S105 (a setting name, not a secret)
 
-SCAN_ENDPOINTS = frozenset({"scan.scan", "scan.desk_scan", "linked.scan", "linked.resume"})
+SCAN_ENDPOINTS = frozenset({"scan.scan", "scan.desk_scan", "linked.scan"})
 UNLOCK_ENDPOINTS = frozenset({"scan.unlock_summary", "api.api_unlock"})
 # Unlocking is a database write, a decryption and a page: tens of milliseconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -6,7 +6,6 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
-from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
@@ -15,8 +14,18 @@ from tagservice import audit, crypto, keys, linked
 from tagservice.store import linked_tags
 from tagservice.store.db import db
 from tagservice.store.models import LinkedTag, Tag
-from tagservice.web import linked_views
-from tests.helpers import FAST_ARGON2, csrf_from, events, fixture, sign_in
+from tests.helpers import (
+    FAST_ARGON2,
+    clinician_with_totp,
+    csrf_from,
+    enable_clinician_sign_in,
+    events,
+    fixture,
+    sign_in,
+)
+
+MEDIC_EMAIL = "ann.medic@example.nhs.uk"
+MEDIC_PASSWORD = "correct horse battery"  # noqa: S105 - a test account
 
 
 @pytest.fixture
@@ -161,32 +170,47 @@ def test_a_linked_path_with_another_spelling_is_refused_before_any_lookup(
 # ------------------------------------------------------------------ the URL is the key
 
 
-def test_signed_out_scan_sends_to_sign_in_without_the_card_key_in_the_redirect(
-    client, app, issue_linked
+@pytest.fixture
+def medic(app, settings):
+    """Ann Medic can sign in with password and code (set up before the instance's keys)."""
+    enable_clinician_sign_in(app, settings)
+    return clinician_with_totp(app, MEDIC_EMAIL, MEDIC_PASSWORD)
+
+
+def test_signed_out_scan_is_the_sign_in_page_at_the_same_url_and_one_post_opens(
+    client, app, medic, issue_linked
 ):
     issued = issue_linked()
-    digits = path_of(issued.url)[3:]
-    response = client.get(path_of(issued.url))
-    assert response.status_code == 302
-    assert "/signin?next=" in response.location
-    assert digits not in unquote(response.location)
+    path = path_of(issued.url)
+    digits = path[3:]
+    page = client.get(path)
+    # the sign-in page itself, asking why too: no redirect or query carries the card key on
+    assert page.status_code == 200 and "Location" not in page.headers
+    assert f'<form method="post" action="{path}"' in page.text
+    assert 'name="reason" value="999"' in page.text and "Jane" not in page.text
     with client.session_transaction() as session:
         assert digits not in json.dumps(dict(session), default=str)
-    # after sign-in the resume link brings the clinician back to the same card
-    sign_in(client, app)
-    target = unquote(response.location.split("next=", 1)[1])
-    back = client.get(target)
-    assert back.status_code == 200 and "Why are you opening" in back.text
-    assert digits in back.text  # the unlock form carries it, in the page body only
+    form = {"csrf_token": csrf_from(page.text), "email": MEDIC_EMAIL,
+            "password": MEDIC_PASSWORD, "code": medic.now(), "reason": "999"}  # fmt: skip
+    opened = client.post(path, data=form)
+    assert opened.status_code == 200 and "Jane Smith" in opened.text
+    [event] = events(app, "tag.unlocked")
+    assert event.reason == "999" and event.tag_id == issued.tag_id
 
 
-def test_a_resume_token_expires_and_a_forged_one_is_refused(app):
-    with app.test_request_context():
-        token = linked_views.seal_resume(bytes(16), now=1000.0)
-        assert linked_views.open_resume(token, now=1000.0) == bytes(16)
-        assert linked_views.open_resume(token, now=1000.0 + 16 * 60) is None
-        assert linked_views.open_resume(token[:-2] + "AA", now=1000.0) is None
-        assert linked_views.open_resume("x" * 500) is None
+def test_a_failed_sign_in_at_a_linked_url_opens_nothing_and_keeps_the_reason(
+    client, app, medic, issue_linked
+):
+    path = path_of(issue_linked().url)
+    page = client.get(path)
+    form = {"csrf_token": csrf_from(page.text), "email": MEDIC_EMAIL, "password": "wrong",
+            "code": medic.now(), "reason": "ae"}  # fmt: skip
+    refused = client.post(path, data=form)
+    assert refused.status_code == 401
+    assert f'action="{path}"' in refused.text  # the retry posts to the same card
+    assert f'value="{MEDIC_EMAIL}"' in refused.text
+    assert re.search(r'value="ae"[^>]*\bchecked', refused.text)
+    assert "Jane Smith" not in refused.text and events(app, "tag.unlocked") == []
 
 
 def test_the_card_key_is_never_stored_in_the_database_or_the_audit_trail(

@@ -36,8 +36,9 @@ class Result:
 def run() -> Result:
     from tests.browser import glance, ui
 
-    if not ui.CHROMIUM.exists():
-        return Result(True, "", f"SUMMARY: first screen skipped: {ui.CHROMIUM} is missing")
+    skipped = ui.missing_browser()
+    if skipped:
+        return Result(True, "", f"SUMMARY: first screen on a phone: skipped, {skipped}")
     import pyotp
     from playwright.sync_api import sync_playwright
 

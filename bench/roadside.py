@@ -36,7 +36,7 @@ import _server  # noqa: E402
 
 # Debian's chromium with the browser tests' flags, and the phone the first screen is measured on.
 from tests.browser.glance import PHONE  # noqa: E402
-from tests.browser.ui import CHROMIUM, launch  # noqa: E402
+from tests.browser.ui import launch, missing_browser  # noqa: E402
 
 POOR_3G = {  # bytes per second for the throughputs
     "offline": False,
@@ -77,15 +77,8 @@ class Result:
     summary: str = ""
 
 
-def missing() -> str | None:
-    """Why the benchmark cannot run here, or None."""
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing (pip install -e '.[bench]')"
-    return None
+#: Why the benchmark cannot run here, or None: the browser tests' own check.
+missing = missing_browser
 
 
 class Recorder:

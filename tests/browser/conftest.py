@@ -28,26 +28,16 @@ from pathlib import Path
 import pytest
 
 from tests.browser import ui
-from tests.browser.ui import CHROMIUM, DEVICES
+from tests.browser.ui import DEVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is missing (pip install playwright)"
-    return None
-
-
 @pytest.fixture(autouse=True)
 def _needs_a_browser():
-    reason = _missing()
+    reason = ui.missing_browser()
     if reason:
         pytest.skip(f"browser tests need Debian's chromium and Playwright: {reason}")
 
@@ -61,7 +51,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Iterator[ui.Server]:
     """gunicorn (2 workers) serving a temporary instance set up with `tagservice init`."""
-    if _missing():
+    if ui.missing_browser():
         pytest.skip("no browser")
     home = tmp_path_factory.mktemp("browser") / "instance"
     port = free_port()

@@ -52,6 +52,17 @@ REGISTRATIONS = {
 }
 
 
+def missing_browser() -> str | None:
+    """Why a real-browser test or bench cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is missing (pip install -e '.[test]')"
+    return None
+
+
 def expect(actual, message: str | None = None):
     """Playwright's web-first assertions, taking our Page wrapper too."""
     from playwright.sync_api import expect as playwright_expect
